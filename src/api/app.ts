@@ -1,0 +1,143 @@
+/** The HTTP edge: `createApp(deps)` builds the express app; `main.ts` listens and shuts down. */
+import express, { type Request } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Registry } from 'prom-client';
+import type { MemberView } from '../domain/view';
+import type { Logger } from '../logger';
+import { ApiError, errorHandler, parse, unknownRoute } from './errors';
+import { createHttpMetrics } from './metrics';
+import { buildOpenApiDocument } from './openapi';
+import * as s from './schemas';
+import type { Service } from './service';
+
+export interface AppDeps {
+  service: Service;
+  logger: Logger;
+  metricsRegistry?: Registry;
+}
+
+/** JSON bodies only, up to 1 MiB (settlement files have their own route). */
+const JSON_LIMIT = '1mb';
+
+const callerId = (req: Request): string | undefined => req.get('x-caller-id') ?? undefined;
+
+export function createApp({ service, logger, metricsRegistry }: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const metrics = createHttpMetrics(metricsRegistry);
+  const openApi = buildOpenApiDocument();
+
+  app.use(metrics.middleware);
+  app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
+  app.use(express.json({ limit: JSON_LIMIT, type: ['application/json', 'application/*+json'] }));
+  app.use((req, _res, next) => {
+    const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
+    if (
+      (req.method === 'POST' || req.method === 'PUT') &&
+      hasBody &&
+      !req.is(['application/json', 'application/*+json'])
+    ) {
+      return next(new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json'));
+    }
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const checks = await service.ready();
+    const ok = checks.postgres && checks.temporal;
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApi);
+  });
+
+  app.put('/v1/campaigns/:campaignId', async (req, res) => {
+    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+    const terms = parse(s.CampaignTermsBody, req.body ?? {}, 'body');
+    const result = await service.putCampaign({ campaignId, ...terms });
+    if (result.outcome === 'CONFLICT') {
+      throw new ApiError(409, 'CAMPAIGN_TERMS_IMMUTABLE', `campaign ${campaignId} exists with other terms`, [
+        { existing: result.campaign },
+      ]);
+    }
+    res.status(result.outcome === 'CREATED' ? 201 : 200).json(result.campaign);
+  });
+
+  app.get('/v1/campaigns/:campaignId', async (req, res) => {
+    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+    res.json(await service.getCampaign(campaignId));
+  });
+
+  app.post('/v1/campaigns/:campaignId/enrollments', async (req, res) => {
+    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+    const body = parse(s.EnrollmentBody, req.body ?? {}, 'body');
+    const { created, enrollment } = await service.enroll(campaignId, body.memberId, body.enrolledAt);
+    res.status(created ? 201 : 200).json(enrollment);
+  });
+
+  app.get('/v1/campaigns/:campaignId/members/:memberId', async (req, res) => {
+    const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
+    res.json(memberBody(await service.getMember(campaignId, memberId)));
+  });
+
+  app.get('/v1/campaigns/:campaignId/members/:memberId/explanation', async (req, res) => {
+    const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
+    res.json(await service.explain(campaignId, memberId));
+  });
+
+  app.post('/v1/campaigns/:campaignId/members/:memberId/cancel', async (req, res) => {
+    const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
+    const body = parse(s.CancelBody, req.body ?? {}, 'body');
+    const requestedBy = callerId(req);
+    const view = await service.cancel(campaignId, memberId, { ...body, ...(requestedBy ? { requestedBy } : {}) });
+    res.json(memberBody(view));
+  });
+
+  app.post('/v1/transactions', async (req, res) => {
+    const tx = parse(s.TransactionBody, req.body ?? {}, 'body');
+    res.status(202).json(await service.postTransaction(tx));
+  });
+
+  app.use(unknownRoute);
+  app.use(errorHandler(logger));
+  return app;
+}
+
+/** The member view exactly as the contract lists it. */
+function memberBody(v: MemberView) {
+  return {
+    campaignId: v.campaignId,
+    memberId: v.memberId,
+    state: v.state,
+    enrolledAt: v.enrolledAt,
+    windowEndsAt: v.windowEndsAt,
+    evaluatesAt: v.evaluatesAt,
+    targetCents: v.targetCents,
+    countedCents: v.countedCents,
+    instantCents: v.instantCents,
+    settledCents: v.settledCents,
+    pendingCents: v.pendingCents,
+    remainingCents: v.remainingCents,
+    ...(v.disqualifiedBy ? { disqualifiedBy: v.disqualifiedBy } : {}),
+    ...(v.reward
+      ? {
+          reward: {
+            status: v.reward.status,
+            points: v.reward.points,
+            idempotencyKey: v.reward.idempotencyKey,
+            ...(v.reward.creditId ? { creditId: v.reward.creditId } : {}),
+            ...(v.reward.issuedAt ? { issuedAt: v.reward.issuedAt } : {}),
+            ...(v.reward.failure ? { failure: v.reward.failure } : {}),
+          },
+        }
+      : {}),
+    updatedAt: v.updatedAt,
+  };
+}

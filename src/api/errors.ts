@@ -1,0 +1,61 @@
+/** The contract's error body, and the mapping of every failure to it. Bad input is never a 500. */
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../logger';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown[],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const notFound = (what: string): ApiError => new ApiError(404, 'NOT_FOUND', `${what} not found`);
+
+/** Parses `value` with `schema`, or throws a 400 whose details are the zod issues located in `where`. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'path' | 'query'): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ApiError(
+    400,
+    'VALIDATION_FAILED',
+    `invalid request ${where}: ${result.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ')}`,
+    result.error.issues.map((i) => ({ path: [where, ...i.path].join('.'), code: i.code, message: i.message })),
+  );
+}
+
+export const unknownRoute: RequestHandler = (req, _res, next) =>
+  next(new ApiError(404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`));
+
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, next) => {
+    if (res.headersSent) return next(err);
+    const e = toApiError(err);
+    if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    res
+      .status(e.status)
+      .json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+  };
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { type?: string; status?: number; message?: string; limit?: number };
+  // body-parser's own errors carry a `type`.
+  if (e.type === 'entity.too.large') {
+    return new ApiError(413, 'PAYLOAD_TOO_LARGE', `request body is larger than ${e.limit ?? 1048576} bytes`);
+  }
+  if (e.type === 'entity.parse.failed') return new ApiError(400, 'INVALID_JSON', `request body is not valid JSON`);
+  if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+    return new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported encoding');
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new ApiError(e.status, 'BAD_REQUEST', e.message ?? 'bad request');
+  }
+  return new ApiError(500, 'INTERNAL', 'internal error');
+}

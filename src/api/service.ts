@@ -1,0 +1,240 @@
+/**
+ * What the API does, apart from HTTP: the fast path. Each operation answers as soon as PostgreSQL or
+ * Temporal has durably accepted the intent; the member workflow does everything else.
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
+import { enrollmentsOfMember, getEnrollment, getLedger, insertEnrollment, type Enrollment } from '../db/enrollments';
+import type { Db } from '../db/pool';
+import { explain } from '../domain/evaluation';
+import { hasVerdict, workflowIdFor, type TransactionEvent } from '../domain/model';
+import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
+import type { MemberView } from '../domain/view';
+import { ErrorType, cancelUpdate, transactionSignal } from '../workflows/messages';
+import type { ActivationInput, memberActivation } from '../workflows/member-activation';
+import {
+  ActivationStateKey,
+  CampaignIdKey,
+  CountedCentsKey,
+  EvaluatesAtKey,
+  MemberIdKey,
+} from '../workflows/search-attributes';
+import { ApiError, notFound } from './errors';
+import type { TransactionInput } from './schemas';
+
+export interface ServiceDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  rewardRetryForMs: number;
+  /** Test hook: continue-as-new earlier than the server suggests. */
+  historyEventLimit?: number;
+}
+
+export interface EnrollResult {
+  created: boolean;
+  enrollment: {
+    campaignId: string;
+    memberId: string;
+    workflowId: string;
+    state: Enrollment['state'];
+  } & EnrollmentSchedule;
+}
+
+export type Service = ReturnType<typeof createService>;
+
+export function createService(deps: ServiceDeps) {
+  const { db, temporal } = deps;
+
+  const requireCampaign = async (campaignId: string): Promise<Campaign> => {
+    const campaign = await getCampaign(db, campaignId);
+    if (!campaign) throw notFound(`campaign ${campaignId}`);
+    return campaign;
+  };
+
+  const requireEnrollment = async (campaignId: string, memberId: string): Promise<Enrollment> => {
+    const enrollment = await getEnrollment(db, campaignId, memberId);
+    if (!enrollment) throw notFound(`enrollment of member ${memberId} in campaign ${campaignId}`);
+    return enrollment;
+  };
+
+  const enrollmentBody = (e: Enrollment): EnrollResult['enrollment'] => ({
+    campaignId: e.campaignId,
+    memberId: e.memberId,
+    workflowId: e.workflowId,
+    state: e.state,
+    enrolledAt: e.enrolledAt,
+    windowEndsAt: e.windowEndsAt,
+    evaluatesAt: e.evaluatesAt,
+  });
+
+  return {
+    async putCampaign(terms: CampaignTerms): Promise<PutCampaignResult> {
+      return putCampaign(db, terms);
+    },
+
+    async getCampaign(campaignId: string) {
+      const campaign = await requireCampaign(campaignId);
+      return { ...campaign, counts: await countByState(db, campaignId) };
+    },
+
+    /**
+     * Enrolls the member: one workflow per (campaign, member), ever. The PostgreSQL row is the durable
+     * record that the enrollment exists (Temporal forgets closed workflows after its retention period);
+     * the workflow id plus REJECT_DUPLICATE stops a concurrent twin request from starting a second run.
+     */
+    async enroll(campaignId: string, memberId: string, enrolledAt?: string): Promise<EnrollResult> {
+      const existing = await getEnrollment(db, campaignId, memberId);
+      if (existing) return { created: false, enrollment: enrollmentBody(existing) };
+      const campaign = await requireCampaign(campaignId);
+
+      const workflowId = workflowIdFor(campaignId, memberId);
+      const schedule = scheduleFor(campaign, enrolledAt ?? new Date().toISOString());
+      const terms: CampaignTerms = {
+        campaignId: campaign.campaignId,
+        targetCents: campaign.targetCents,
+        rewardPoints: campaign.rewardPoints,
+        window: campaign.window,
+        grace: campaign.grace,
+        currency: campaign.currency,
+      };
+      const input: ActivationInput = {
+        campaign: terms,
+        memberId,
+        schedule,
+        rewardRetryForMs: deps.rewardRetryForMs,
+        ...(deps.historyEventLimit ? { historyEventLimit: deps.historyEventLimit } : {}),
+      };
+      let created = true;
+      try {
+        await temporal.workflow.start<typeof memberActivation>('memberActivation', {
+          workflowId,
+          taskQueue: deps.taskQueue,
+          args: [input],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          memo: { schedule, campaign: terms },
+          typedSearchAttributes: [
+            { key: CampaignIdKey, value: campaignId },
+            { key: MemberIdKey, value: memberId },
+            { key: ActivationStateKey, value: 'ENROLLED' },
+            { key: EvaluatesAtKey, value: new Date(schedule.evaluatesAt) },
+            { key: CountedCentsKey, value: 0 },
+          ],
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        created = false;
+      }
+      if (!created) {
+        // A twin request won the start. Its row may not be written yet: take the schedule the running
+        // workflow was started with, so both answers agree.
+        const memo = (await temporal.workflow.getHandle(workflowId).describe()).memo as
+          { schedule?: EnrollmentSchedule } | undefined;
+        if (memo?.schedule) Object.assign(schedule, memo.schedule);
+      }
+      await insertEnrollment(db, {
+        campaignId,
+        memberId,
+        workflowId,
+        targetCents: campaign.targetCents,
+        rewardPoints: campaign.rewardPoints,
+        schedule,
+      });
+      const row = await requireEnrollment(campaignId, memberId);
+      return { created, enrollment: enrollmentBody(row) };
+    },
+
+    async getMember(campaignId: string, memberId: string): Promise<MemberView> {
+      return requireEnrollment(campaignId, memberId);
+    },
+
+    async explain(campaignId: string, memberId: string) {
+      const e = await requireEnrollment(campaignId, memberId);
+      const ledger = await getLedger(db, e.workflowId);
+      const explanation = explain(ledger, e, e.targetCents, e.verdict);
+      const { schedule: _schedule, ...rest } = explanation;
+      return {
+        campaignId,
+        memberId,
+        state: e.state,
+        enrolledAt: e.enrolledAt,
+        windowEndsAt: e.windowEndsAt,
+        evaluatesAt: e.evaluatesAt,
+        ...rest,
+      };
+    },
+
+    /** Opt-out before the verdict. The workflow decides (an update), so a race with the verdict is settled there. */
+    async cancel(campaignId: string, memberId: string, request: { reason?: string; requestedBy?: string }) {
+      const e = await requireEnrollment(campaignId, memberId);
+      const alreadyDecided = (state: string) =>
+        new ApiError(409, 'ALREADY_DECIDED', `the enrollment already has a verdict (${state})`, [{ state }]);
+      if (hasVerdict(e.state)) throw alreadyDecided(e.state);
+      try {
+        return await temporal.workflow.getHandle(e.workflowId).executeUpdate(cancelUpdate, { args: [request] });
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError) {
+          const cause = err.cause;
+          if (cause instanceof ApplicationFailure && cause.type === ErrorType.ALREADY_DECIDED) {
+            throw alreadyDecided(String((cause.details?.[0] as string | undefined) ?? 'decided'));
+          }
+        }
+        if (err instanceof WorkflowNotFoundError) throw alreadyDecided(e.state);
+        throw err;
+      }
+    },
+
+    /**
+     * Hands a real-time transaction to every open enrollment of the member. Answers once Temporal has
+     * durably accepted each signal; dedupe by transactionId happens in the workflow, so a retry is harmless.
+     */
+    async postTransaction(tx: TransactionInput) {
+      const event: TransactionEvent = {
+        source: 'REALTIME',
+        ...tx,
+        occurredAt: new Date(tx.occurredAt).toISOString(),
+        receivedAt: new Date().toISOString(),
+      };
+      const refs = await enrollmentsOfMember(db, tx.memberId);
+      const open = refs.filter((r) => !hasVerdict(r.state));
+      const delivered = await Promise.all(
+        open.map(async (ref) => {
+          try {
+            await temporal.workflow.getHandle(ref.workflowId).signal(transactionSignal, event);
+            return { campaignId: ref.campaignId, workflowId: ref.workflowId };
+          } catch (err) {
+            // The workflow closed since the read model last said otherwise: it already has a verdict.
+            if (err instanceof WorkflowNotFoundError) return undefined;
+            throw err;
+          }
+        }),
+      );
+      return {
+        transactionId: tx.transactionId,
+        enrollments: delivered.filter((d): d is { campaignId: string; workflowId: string } => d !== undefined),
+        late: [] as { campaignId: string; workflowId: string }[],
+      };
+    },
+
+    async ready(): Promise<{ postgres: boolean; temporal: boolean }> {
+      const [postgres, temporalOk] = await Promise.all([
+        db.query('SELECT 1').then(
+          () => true,
+          () => false,
+        ),
+        temporal.connection.workflowService.getSystemInfo({}).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      return { postgres, temporal: temporalOk };
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Configuration, parsed once at boot. An invalid value stops the process with a message naming the
+ * variable; nothing reads `process.env` anywhere else.
+ */
+import { z } from 'zod';
+import { isValidDuration, parseDurationMs } from './domain/terms';
+
+const duration = (name: string) =>
+  z.string().refine(isValidDuration, { message: `${name} must be an ISO-8601 duration such as P30D or PT48H` });
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optionalUrl = z
+  .string()
+  .url()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const schema = z.object({
+  PORT: port.default(3000),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_URL: z.string().url().optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'TEMPORAL_ADDRESS must be host:port')
+    .optional(),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('member-activation'),
+  TEMPORAL_DEV_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  POINTS_API_URL: optionalUrl,
+  POINTS_API_PORT: port.default(4010),
+  POINTS_API_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  NOTIFY_URL: optionalUrl,
+  EMBEDDED_PG_PORT: port.default(5433),
+  CAMPAIGN_ID: z
+    .string()
+    .regex(/^[a-z0-9-]{1,40}$/, 'CAMPAIGN_ID must be 1–40 of [a-z0-9-]')
+    .default('cold-activation'),
+  CAMPAIGN_TARGET_CENTS: z.coerce.number().int().positive().default(50_000),
+  CAMPAIGN_REWARD_POINTS: z.coerce.number().int().positive().default(2_000),
+  CAMPAIGN_WINDOW: duration('CAMPAIGN_WINDOW').default('P30D'),
+  CAMPAIGN_GRACE: duration('CAMPAIGN_GRACE').default('PT48H'),
+  REWARD_RETRY_FOR: duration('REWARD_RETRY_FOR').default('PT24H'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  WORKER_SHUTDOWN_GRACE: duration('WORKER_SHUTDOWN_GRACE').default('PT10S'),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config extends Env {
+  rewardRetryForMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads the configuration from `env`; empty strings count as unset. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return { ...parsed.data, rewardRetryForMs: parseDurationMs(parsed.data.REWARD_RETRY_FOR) };
+}
+
+export const defaultCampaignTerms = (config: Config) => ({
+  campaignId: config.CAMPAIGN_ID,
+  targetCents: config.CAMPAIGN_TARGET_CENTS,
+  rewardPoints: config.CAMPAIGN_REWARD_POINTS,
+  window: config.CAMPAIGN_WINDOW,
+  grace: config.CAMPAIGN_GRACE,
+  currency: 'AUD' as const,
+});

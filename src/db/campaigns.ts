@@ -1,0 +1,63 @@
+import type { Queryable } from './queryable';
+import { sameTerms, type CampaignTerms } from '../domain/terms';
+import type { ActivationState } from '../domain/model';
+
+interface CampaignRow {
+  campaign_id: string;
+  target_cents: number;
+  reward_points: number;
+  window: string;
+  grace: string;
+  currency: 'AUD';
+  created_at: Date;
+}
+
+export interface Campaign extends CampaignTerms {
+  createdAt: string;
+}
+
+const toCampaign = (r: CampaignRow): Campaign => ({
+  campaignId: r.campaign_id,
+  targetCents: r.target_cents,
+  rewardPoints: r.reward_points,
+  window: r.window,
+  grace: r.grace,
+  currency: r.currency,
+  createdAt: r.created_at.toISOString(),
+});
+
+export async function getCampaign(db: Queryable, campaignId: string): Promise<Campaign | undefined> {
+  const { rows } = await db.query<CampaignRow>('SELECT * FROM campaigns WHERE campaign_id = $1', [campaignId]);
+  return rows[0] && toCampaign(rows[0]);
+}
+
+export type PutCampaignResult =
+  | { outcome: 'CREATED'; campaign: Campaign }
+  | { outcome: 'UNCHANGED'; campaign: Campaign }
+  | { outcome: 'CONFLICT'; campaign: Campaign };
+
+/** Creates the campaign, or confirms identical terms; terms are immutable once created. */
+export async function putCampaign(db: Queryable, terms: CampaignTerms): Promise<PutCampaignResult> {
+  const { rows } = await db.query<CampaignRow>(
+    `INSERT INTO campaigns (campaign_id, target_cents, reward_points, "window", grace, currency)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (campaign_id) DO NOTHING
+     RETURNING *`,
+    [terms.campaignId, terms.targetCents, terms.rewardPoints, terms.window, terms.grace, terms.currency],
+  );
+  if (rows[0]) return { outcome: 'CREATED', campaign: toCampaign(rows[0]) };
+  const existing = await getCampaign(db, terms.campaignId);
+  if (!existing) throw new Error(`campaign ${terms.campaignId} vanished`); // campaigns are never deleted
+  return { outcome: sameTerms(existing, terms) ? 'UNCHANGED' : 'CONFLICT', campaign: existing };
+}
+
+export async function countByState(
+  db: Queryable,
+  campaignId: string,
+): Promise<Partial<Record<ActivationState, number>>> {
+  const { rows } = await db.query<{ state: ActivationState; n: number }>(
+    'SELECT state, count(*)::int AS n FROM enrollments WHERE campaign_id = $1 GROUP BY state',
+    [campaignId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}

@@ -1,0 +1,184 @@
+/** The per-enrollment read model, its ledger rows and the audit trail the member workflow writes. */
+import type { PoolClient } from 'pg';
+import type { ProgressRecord } from '../activities/types';
+import type { Verdict } from '../domain/evaluation';
+import type { Ledger, LedgerEntry } from '../domain/ledger';
+import type { ActivationState } from '../domain/model';
+import type { EnrollmentSchedule } from '../domain/terms';
+import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
+import { appendAudit } from './audit';
+import type { Db } from './pool';
+import type { Queryable } from './queryable';
+
+interface EnrollmentRow {
+  campaign_id: string;
+  member_id: string;
+  workflow_id: string;
+  state: ActivationState;
+  enrolled_at: Date;
+  window_ends_at: Date;
+  evaluates_at: Date;
+  target_cents: number;
+  reward_points: number;
+  counted_cents: number;
+  instant_cents: number;
+  settled_cents: number;
+  pending_cents: number;
+  disqualified_by: DisqualifiedBy | null;
+  reward: RewardView | null;
+  verdict: Verdict | null;
+  version: number;
+  updated_at: Date;
+}
+
+export interface Enrollment extends MemberView {
+  workflowId: string;
+  rewardPoints: number;
+}
+
+const toEnrollment = (r: EnrollmentRow): Enrollment => ({
+  campaignId: r.campaign_id,
+  memberId: r.member_id,
+  workflowId: r.workflow_id,
+  state: r.state,
+  enrolledAt: r.enrolled_at.toISOString(),
+  windowEndsAt: r.window_ends_at.toISOString(),
+  evaluatesAt: r.evaluates_at.toISOString(),
+  targetCents: r.target_cents,
+  rewardPoints: r.reward_points,
+  countedCents: r.counted_cents,
+  instantCents: r.instant_cents,
+  settledCents: r.settled_cents,
+  pendingCents: r.pending_cents,
+  remainingCents: remainingCents(r.target_cents, r.counted_cents),
+  ...(r.disqualified_by ? { disqualifiedBy: r.disqualified_by } : {}),
+  ...(r.reward ? { reward: r.reward } : {}),
+  ...(r.verdict ? { verdict: r.verdict } : {}),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+export interface NewEnrollment {
+  campaignId: string;
+  memberId: string;
+  workflowId: string;
+  targetCents: number;
+  rewardPoints: number;
+  schedule: EnrollmentSchedule;
+}
+
+/** Inserts the enrollment's first row; returns false if it already existed. */
+export async function insertEnrollment(db: Queryable, e: NewEnrollment): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `INSERT INTO enrollments (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,
+                              target_cents, reward_points)
+     VALUES ($1, $2, $3, 'ENROLLED', $4, $5, $6, $7, $8)
+     ON CONFLICT (campaign_id, member_id) DO NOTHING`,
+    [
+      e.campaignId,
+      e.memberId,
+      e.workflowId,
+      e.schedule.enrolledAt,
+      e.schedule.windowEndsAt,
+      e.schedule.evaluatesAt,
+      e.targetCents,
+      e.rewardPoints,
+    ],
+  );
+  return rowCount === 1;
+}
+
+export async function getEnrollment(
+  db: Queryable,
+  campaignId: string,
+  memberId: string,
+): Promise<Enrollment | undefined> {
+  const { rows } = await db.query<EnrollmentRow>(
+    'SELECT * FROM enrollments WHERE campaign_id = $1 AND member_id = $2',
+    [campaignId, memberId],
+  );
+  return rows[0] && toEnrollment(rows[0]);
+}
+
+export interface MemberEnrollmentRef {
+  campaignId: string;
+  workflowId: string;
+  state: ActivationState;
+}
+
+export async function enrollmentsOfMember(db: Queryable, memberId: string): Promise<MemberEnrollmentRef[]> {
+  const { rows } = await db.query<{ campaign_id: string; workflow_id: string; state: ActivationState }>(
+    'SELECT campaign_id, workflow_id, state FROM enrollments WHERE member_id = $1 ORDER BY campaign_id',
+    [memberId],
+  );
+  return rows.map((r) => ({ campaignId: r.campaign_id, workflowId: r.workflow_id, state: r.state }));
+}
+
+export async function getLedger(db: Queryable, workflowId: string): Promise<Ledger> {
+  const { rows } = await db.query<{ transaction_id: string; entry: LedgerEntry }>(
+    'SELECT transaction_id, entry FROM ledger_entries WHERE workflow_id = $1',
+    [workflowId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.transaction_id, r.entry]));
+}
+
+/**
+ * Writes what the member workflow has learnt since its last record, in one transaction: the audit lines
+ * (each once, by key), the view (only if newer) and the changed ledger entries. Safe to retry.
+ */
+export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ viewUpdated: boolean }> {
+  const client: PoolClient = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await appendAudit(client, p, p.audit);
+    const v = p.view;
+    const { rowCount } = await client.query(
+      `INSERT INTO enrollments AS e (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,
+              target_cents, reward_points, counted_cents, instant_cents, settled_cents, pending_cents,
+              disqualified_by, reward, verdict, version, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+       ON CONFLICT (campaign_id, member_id) DO UPDATE SET
+         state = EXCLUDED.state, counted_cents = EXCLUDED.counted_cents, instant_cents = EXCLUDED.instant_cents,
+         settled_cents = EXCLUDED.settled_cents, pending_cents = EXCLUDED.pending_cents,
+         disqualified_by = EXCLUDED.disqualified_by, reward = EXCLUDED.reward, verdict = EXCLUDED.verdict,
+         version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
+       WHERE e.version < EXCLUDED.version`,
+      [
+        p.campaignId,
+        p.memberId,
+        p.workflowId,
+        v.state,
+        v.enrolledAt,
+        v.windowEndsAt,
+        v.evaluatesAt,
+        v.targetCents,
+        p.rewardPoints,
+        v.countedCents,
+        v.instantCents,
+        v.settledCents,
+        v.pendingCents,
+        v.disqualifiedBy ? JSON.stringify(v.disqualifiedBy) : null,
+        v.reward ? JSON.stringify(v.reward) : null,
+        v.verdict ? JSON.stringify(v.verdict) : null,
+        p.version,
+        v.updatedAt,
+      ],
+    );
+    const viewUpdated = rowCount === 1;
+    // A stale retry (a newer record already landed) must not roll ledger rows back.
+    if (viewUpdated && p.entries.length > 0) {
+      await client.query(
+        `INSERT INTO ledger_entries (workflow_id, transaction_id, entry)
+         SELECT $1, e->>'transactionId', e FROM jsonb_array_elements($2::jsonb) AS e
+         ON CONFLICT (workflow_id, transaction_id) DO UPDATE SET entry = EXCLUDED.entry, updated_at = now()`,
+        [p.workflowId, JSON.stringify(p.entries)],
+      );
+    }
+    await client.query('COMMIT');
+    return { viewUpdated };
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

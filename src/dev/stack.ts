@@ -1,0 +1,165 @@
+/**
+ * The whole product on one machine, as `npm start` runs it and the end-to-end tests drive it: embedded
+ * PostgreSQL and the Temporal dev server (unless DATABASE_URL / TEMPORAL_ADDRESS point elsewhere),
+ * migrations, the default campaign, the local points API, the worker and the API. `stop()` shuts
+ * everything down in reverse order; state lives under DATA_DIR, so a restart resumes every enrollment.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { listen } from '../api/server';
+import { createService } from '../api/service';
+import { defaultCampaignTerms, type Config } from '../config';
+import { putCampaign } from '../db/campaigns';
+import { migrate } from '../db/migrate';
+import { createPool } from '../db/pool';
+import { parseDurationMs } from '../domain/terms';
+import { logger as rootLogger, type Logger } from '../logger';
+import { createWorker } from '../workers/worker';
+import { startPointsApi } from './points-api';
+import { startEmbeddedPostgres } from './postgres';
+import { startTemporalDevServer } from './temporal-dev-server';
+
+export interface Stack {
+  apiUrl: string;
+  uiUrl?: string;
+  pointsApiUrl: string;
+  databaseUrl: string;
+  temporalAddress: string;
+  dataDir: string;
+  /** The built-in points API, when this stack runs it. */
+  points?: Awaited<ReturnType<typeof startPointsApi>>;
+  /** Resolves when the worker stops on its own (a fatal error); `stop()` is still needed. */
+  workerDone: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions {
+  say?: (line: string) => void;
+  logger?: Logger;
+  /** Test hook passed to new enrollments: continue-as-new earlier than the server suggests. */
+  historyEventLimit?: number;
+}
+
+export async function startStack(config: Config, opts: StackOptions = {}): Promise<Stack> {
+  const say = opts.say ?? (() => undefined);
+  const logger = opts.logger ?? rootLogger;
+  const dataDir = path.resolve(config.DATA_DIR);
+  mkdirSync(dataDir, { recursive: true });
+  const stops: { name: string; stop: () => Promise<void> }[] = [];
+  const stop = async () => {
+    const failures: string[] = [];
+    for (const { name, stop } of stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err, name }, 'failed to stop cleanly');
+        failures.push(name);
+      }
+    }
+    if (failures.length) throw new Error(`could not stop cleanly: ${failures.join(', ')}`);
+  };
+
+  try {
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      say(`starting embedded PostgreSQL (${path.join(dataDir, 'postgres')}, port ${config.EMBEDDED_PG_PORT})…`);
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(dataDir, 'postgres'),
+        port: config.EMBEDDED_PG_PORT,
+      });
+      stops.push({ name: 'postgres', stop: pg.stop });
+      databaseUrl = pg.url;
+    }
+
+    let temporalAddress = config.TEMPORAL_ADDRESS;
+    let uiUrl: string | undefined;
+    if (!temporalAddress) {
+      say(`starting the Temporal dev server (${path.join(dataDir, 'temporal.db')})…`);
+      const temporal = await startTemporalDevServer({
+        port: config.TEMPORAL_DEV_PORT,
+        uiPort: config.TEMPORAL_UI_PORT,
+        dbFile: path.join(dataDir, 'temporal.db'),
+        namespace: config.TEMPORAL_NAMESPACE,
+        logFile: path.join(dataDir, 'temporal.log'),
+      });
+      stops.push({ name: 'temporal', stop: temporal.stop });
+      temporalAddress = temporal.address;
+      uiUrl = temporal.uiUrl;
+    }
+
+    const applied = await migrate(databaseUrl);
+    if (applied.length) say(`applied migrations: ${applied.join(', ')}`);
+    const db = createPool(databaseUrl, 20);
+    stops.push({ name: 'database pool', stop: () => db.end() });
+
+    const campaign = await putCampaign(db, defaultCampaignTerms(config));
+    if (campaign.outcome === 'CONFLICT') {
+      say(
+        `note: campaign ${config.CAMPAIGN_ID} already exists with other terms; terms are immutable, keeping ` +
+          JSON.stringify(campaign.campaign),
+      );
+    }
+
+    let pointsApiUrl = config.POINTS_API_URL;
+    let points: Stack['points'];
+    if (!pointsApiUrl) {
+      points = await startPointsApi({
+        port: config.POINTS_API_PORT,
+        ledgerFile: path.join(dataDir, 'points-ledger.jsonl'),
+      });
+      stops.push({ name: 'points API', stop: points.stop });
+      pointsApiUrl = points.url;
+    }
+
+    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+    stops.push({ name: 'worker connection', stop: () => workerConnection.close() });
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      deps: { db, pointsApiUrl, pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS, notifyUrl: config.NOTIFY_URL },
+      shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
+    });
+    const running = worker.run();
+    const workerDone = running.catch((err: unknown) => {
+      logger.fatal({ err }, 'worker failed');
+    });
+    stops.push({
+      name: 'worker',
+      stop: async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+      },
+    });
+
+    const connection = await Connection.connect({ address: temporalAddress });
+    stops.push({ name: 'client connection', stop: () => connection.close() });
+    const service = createService({
+      db,
+      temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      rewardRetryForMs: config.rewardRetryForMs,
+      ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}),
+    });
+    const api = await listen(createApp({ service, logger }), config.PORT);
+    stops.push({ name: 'API', stop: api.close });
+
+    return {
+      apiUrl: api.url,
+      ...(uiUrl ? { uiUrl } : {}),
+      pointsApiUrl,
+      ...(points ? { points } : {}),
+      databaseUrl,
+      temporalAddress,
+      dataDir,
+      workerDone,
+      stop,
+    };
+  } catch (err) {
+    await stop().catch(() => undefined);
+    throw err;
+  }
+}

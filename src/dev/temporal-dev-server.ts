@@ -1,0 +1,204 @@
+/**
+ * The embedded Temporal dev server for `npm start` and tests: `temporal server start-dev` with a SQLite file, the
+ * Web UI, our namespace and our custom search attributes.
+ *
+ * Search attributes: the CLI applies `--search-attribute` only to the namespaces it creates in that run (on a fresh
+ * SQLite file: `default` and ours). On an existing file (every restart of `npm start`) it silently skips attributes
+ * that are new since, e.g. one added to SEARCH_ATTRIBUTES after the file was created. So after start we list the
+ * namespace's attributes through the operator service and add whatever is missing; the flags just make a fresh start
+ * cheaper.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { Connection, isGrpcServiceError } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { assertPortFree, delay, describeExit, spawnManaged, temporalCliPath } from './tools';
+
+export interface TemporalDevServerOptions {
+  /** Frontend gRPC port. */
+  port: number;
+  uiPort: number;
+  /** SQLite file holding all state; created when absent, reused (workflows resume) when present. */
+  dbFile: string;
+  /** Created at start when absent. Default `default`. */
+  namespace?: string;
+  /** The server's stdout and stderr are appended here; discarded when unset. */
+  logFile?: string;
+  /** Interface to bind the frontend and the UI to. Default 127.0.0.1 (not reachable from other machines). */
+  ip?: string;
+}
+
+export interface TemporalDevServer {
+  /** `host:port` for `Connection.connect` / `NativeConnection.connect`. */
+  address: string;
+  uiUrl: string;
+  /**
+   * SIGTERM, up to 15 s to exit, then SIGKILL. Settles once the process is gone: rejects when it did not exit
+   * cleanly (had to be killed, or had crashed before).
+   */
+  stop(): Promise<void>;
+}
+
+type SearchAttributeTypeName = (typeof SEARCH_ATTRIBUTES)[keyof typeof SEARCH_ATTRIBUTES];
+
+const { IndexedValueType } = temporal.api.enums.v1;
+
+/** The CLI's `--search-attribute` type names, as the operator API's enum. */
+export const INDEXED_VALUE_TYPES: Record<SearchAttributeTypeName, temporal.api.enums.v1.IndexedValueType> = {
+  Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  Datetime: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+  Int: IndexedValueType.INDEXED_VALUE_TYPE_INT,
+};
+
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 15_000;
+
+export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<TemporalDevServer> {
+  const ip = opts.ip ?? '127.0.0.1';
+  const namespace = opts.namespace ?? 'default';
+  const cli = temporalCliPath();
+  if (!cli) {
+    throw new Error(
+      'Temporal CLI not found: run `bash scripts/ensure.sh` (installs it into .tools/) or set TEMPORAL_CLI_PATH',
+    );
+  }
+  await assertPortFree(opts.port, ip, 'Temporal dev server (gRPC)');
+  await assertPortFree(opts.uiPort, ip, 'Temporal Web UI');
+  mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(opts.port),
+    '--ui-port',
+    String(opts.uiPort),
+    '--db-filename',
+    path.resolve(opts.dbFile),
+    '--namespace',
+    namespace,
+    '--log-level',
+    'warn',
+    ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+  ];
+  const proc = spawnManaged({ command: cli, args, logFile: opts.logFile });
+  const host = ip.includes(':') ? `[${ip}]` : ip; // IPv6 literals need brackets in addresses and URLs
+  const address = `${host}:${opts.port}`;
+  const stop = async () => {
+    const exit = await proc.stop([
+      ['SIGTERM', STOP_GRACE_MS],
+      ['SIGKILL', 5_000],
+    ]);
+    // Gone either way; but a server that had to be killed, or had crashed, is worth an error to the caller.
+    if (exit.code !== 0) throw new Error(`Temporal dev server ${describeExit(exit)}${logHint(opts.logFile)}`);
+  };
+
+  try {
+    const connection = await waitUntilServing(address, namespace, () => {
+      const exited = proc.exited();
+      if (!exited) return;
+      const tail = proc.logTail().trim();
+      throw new Error(
+        `Temporal dev server ${describeExit(exited)} before it was ready` +
+          (tail ? `; last output:\n${tail}` : opts.logFile ? ` (no output in ${opts.logFile})` : ''),
+      );
+    });
+    try {
+      await ensureSearchAttributes(connection, namespace);
+    } finally {
+      await connection.close();
+    }
+  } catch (err) {
+    await stop().catch(() => undefined); // the start-up error is the one to report
+    throw err;
+  }
+
+  return { address, uiUrl: `http://${host}:${opts.uiPort}`, stop };
+}
+
+const logHint = (logFile: string | undefined) => (logFile ? ` (log: ${logFile})` : '');
+
+/**
+ * Polls until the frontend answers for our namespace. A fresh connection per attempt: a reused gRPC channel backs
+ * off exponentially after refused connections, which would stretch a 2 s start into 20 s.
+ */
+async function waitUntilServing(address: string, namespace: string, checkAlive: () => void): Promise<Connection> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  for (;;) {
+    checkAlive();
+    if (Date.now() > deadline) {
+      const reason = lastError instanceof Error ? lastError.message : String(lastError);
+      throw new Error(`Temporal dev server at ${address} not ready within ${READY_TIMEOUT_MS / 1000} s: ${reason}`);
+    }
+    const connection = Connection.lazy({ address, connectTimeout: 2_000 });
+    try {
+      await connection.ensureConnected();
+      await connection.withDeadline(Date.now() + 2_000, () =>
+        connection.workflowService.describeNamespace({ namespace }),
+      );
+      return connection;
+    } catch (err) {
+      lastError = err;
+      await connection.close().catch(() => undefined);
+      await delay(200);
+    }
+  }
+}
+
+/**
+ * Registers every attribute of SEARCH_ATTRIBUTES that the namespace lacks and returns the names it added. Fails when
+ * an attribute exists with another type: workflows would fail to upsert it, and Temporal cannot change a type.
+ */
+export async function ensureSearchAttributes(connection: Connection, namespace: string): Promise<string[]> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+  const conflicts: string[] = [];
+  for (const [name, typeName] of Object.entries(SEARCH_ATTRIBUTES)) {
+    const wanted = INDEXED_VALUE_TYPES[typeName];
+    const existing = customAttributes?.[name];
+    if (existing === undefined || existing === null) missing[name] = wanted;
+    else if (existing !== wanted) conflicts.push(`${name} is ${IndexedValueType[existing]}, expected ${typeName}`);
+  }
+  if (conflicts.length > 0) {
+    throw new Error(`search attributes in namespace ${namespace} have the wrong type: ${conflicts.join('; ')}`);
+  }
+  const names = Object.keys(missing);
+  if (names.length === 0) return [];
+  try {
+    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
+  } catch (err) {
+    // Someone else (another process on the same server) added them in between: that is the state we want.
+    if (!(isGrpcServiceError(err) && err.code === ALREADY_EXISTS)) throw err;
+  }
+  await waitUntilQueryable(connection, namespace, names);
+  return names;
+}
+
+/** gRPC status code ALREADY_EXISTS. */
+const ALREADY_EXISTS = 6;
+
+/**
+ * New attributes reach the server's caches a moment after the add call returns. A visibility query naming them only
+ * validates once the frontend knows them, so poll with one before workflows start upserting them.
+ */
+async function waitUntilQueryable(connection: Connection, namespace: string, names: string[]): Promise<void> {
+  const query = names.map((name) => `${name} IS NULL`).join(' AND ');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await connection.workflowService.countWorkflowExecutions({ namespace, query });
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `search attributes ${names.join(', ')} not usable in namespace ${namespace} after adding them: ${String(err)}`,
+        );
+      }
+      await delay(250);
+    }
+  }
+}

@@ -1,0 +1,37 @@
+/** The explicit lifecycle of an enrollment: which state may follow which. */
+import type { ActivationState } from './model';
+
+const WINDOW_STATES: ActivationState[] = ['ENROLLED', 'ACTIVE', 'GOAL_ACHIEVED'];
+
+export const TRANSITIONS: Readonly<Record<ActivationState, readonly ActivationState[]>> = {
+  // During the window the state follows the count, both ways (a return can drop it back).
+  ENROLLED: ['ACTIVE', 'GOAL_ACHIEVED', 'CONFIRMING', 'DISQUALIFIED', 'CANCELLED'],
+  ACTIVE: ['ENROLLED', 'GOAL_ACHIEVED', 'CONFIRMING', 'DISQUALIFIED', 'CANCELLED'],
+  GOAL_ACHIEVED: ['ENROLLED', 'ACTIVE', 'CONFIRMING', 'DISQUALIFIED', 'CANCELLED'],
+  // The grace period: a late-heard in-window withdrawal still disqualifies at once.
+  CONFIRMING: ['PENDING_REWARD', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED'],
+  PENDING_REWARD: ['COMPLETED', 'MANUAL_REVIEW'],
+  COMPLETED: [],
+  DISQUALIFIED: [],
+  NOT_ELIGIBLE: [],
+  MANUAL_REVIEW: [],
+  CANCELLED: [],
+};
+
+export const isWindowState = (s: ActivationState): boolean => WINDOW_STATES.includes(s);
+
+export const canTransition = (from: ActivationState, to: ActivationState): boolean => TRANSITIONS[from].includes(to);
+
+export class IllegalTransitionError extends Error {
+  constructor(
+    readonly from: ActivationState,
+    readonly to: ActivationState,
+  ) {
+    super(`illegal transition ${from} → ${to}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+export function assertTransition(from: ActivationState, to: ActivationState): void {
+  if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
+}

@@ -1,0 +1,28 @@
+/** Wiring of the Temporal worker: the workflows, the activities and their dependencies. */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+
+export interface WorkerSetup {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Path of a prebuilt workflow bundle; without it the workflows are bundled at start-up. */
+  workflowBundlePath?: string;
+  shutdownGraceTimeMs?: number;
+  extra?: Partial<WorkerOptions>;
+}
+
+export async function createWorker(setup: WorkerSetup): Promise<Worker> {
+  return Worker.create({
+    connection: setup.connection,
+    namespace: setup.namespace,
+    taskQueue: setup.taskQueue,
+    ...(setup.workflowBundlePath
+      ? { workflowBundle: { codePath: setup.workflowBundlePath } }
+      : { workflowsPath: require.resolve('../workflows') }),
+    activities: createActivities(setup.deps),
+    shutdownGraceTime: setup.shutdownGraceTimeMs ?? 10_000,
+    ...setup.extra,
+  });
+}

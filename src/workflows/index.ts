@@ -1,0 +1,1 @@
+export { memberActivation } from './member-activation';

@@ -1,0 +1,504 @@
+/**
+ * One enrollment, start to finish: hears loads and withdrawals, sleeps durably through the window and the
+ * grace period, decides the verdict and issues the reward exactly once.
+ *
+ * The rules live in `src/domain`; this file only orchestrates. Every change of state is written to the
+ * audit trail and the read model by a background "recorder" that batches whatever accumulated while the
+ * previous write was in flight, so a burst of signals costs one activity, not one each.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  TimeoutFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  currentUpdateInfo,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import type { AuditEntry, NotificationMessage } from '../activities/types';
+import {
+  decideVerdict,
+  disqualifyingWithdrawal,
+  explain,
+  inWindow,
+  totals,
+  windowState,
+  type Verdict,
+} from '../domain/evaluation';
+import { applyEvent, type Ledger } from '../domain/ledger';
+import { assertTransition, isWindowState } from '../domain/lifecycle';
+import {
+  hasVerdict,
+  rewardIdempotencyKey,
+  type ActivationState,
+  type NotificationType,
+  type TransactionEvent,
+} from '../domain/model';
+import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
+import { validateTransactionEvent } from '../domain/validation';
+import { remainingCents, type MemberView, type RewardView } from '../domain/view';
+import {
+  ErrorType,
+  applyTransactionUpdate,
+  cancelUpdate,
+  explanationQuery,
+  memberViewQuery,
+  transactionSignal,
+  type TransactionOutcome,
+} from './messages';
+import { ActivationStateKey, CountedCentsKey } from './search-attributes';
+
+type Activities = ReturnType<typeof createActivities>;
+
+export interface ActivationInput {
+  campaign: CampaignTerms;
+  memberId: string;
+  schedule: EnrollmentSchedule;
+  /** How long transient reward failures are retried before the enrollment goes to MANUAL_REVIEW. */
+  rewardRetryForMs: number;
+  /** Continue-as-new once the history passes this many events, even before the server suggests it. */
+  historyEventLimit?: number;
+  /** State handed over by the previous run (continue-as-new). */
+  carried?: CarriedState;
+}
+
+/** A transaction heard after the verdict: recorded, never applied to the ledger the verdict was made on. */
+export interface LateEvent {
+  event: TransactionEvent;
+  heardAt: string;
+  stateAtArrival: ActivationState;
+}
+
+/** Everything the enrollment knows; carried whole across continue-as-new. */
+export interface CarriedState {
+  state: ActivationState;
+  ledger: Ledger;
+  /** Ledger entries changed since the last record. */
+  changed: string[];
+  /** Audit sequence number; also the read model's version. */
+  seq: number;
+  /** Audit entries not yet written. */
+  outbox: AuditEntry[];
+  viewDirty: boolean;
+  /** Notifications not yet handed to the notifier, and the ids of every notification ever queued. */
+  notifyQueue: NotificationMessage[];
+  notified: string[];
+  goalAchievedTimes: number;
+  verdict?: Verdict;
+  reward?: RewardView;
+  late: LateEvent[];
+  updatedAt: string;
+  /**
+   * The answers to the latest transaction updates, by update id (oldest first, at most ANSWERS_KEPT). The server
+   * can deliver an update again on the next run when it completed in the task that continued as new
+   * (temporalio/temporal#6375); the repeat gets the first answer and changes nothing. Absent in older runs.
+   */
+  answers?: [updateId: string, outcome: TransactionOutcome][];
+}
+
+const ANSWERS_KEPT = 1_000;
+
+export interface ActivationResult {
+  state: ActivationState;
+  verdict?: Verdict;
+  reward?: RewardView;
+}
+
+const { recordProgress } = proxyActivities<Activities>({
+  startToCloseTimeout: '30s',
+  // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+const { notify } = proxyActivities<Activities>({
+  startToCloseTimeout: '15s',
+  // Best effort: a failing push channel never blocks or fails an enrollment.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+export async function memberActivation(input: ActivationInput): Promise<ActivationResult> {
+  const { campaign, memberId, schedule } = input;
+  const { workflowId } = workflowInfo();
+  const nowIso = (): string => new Date().toISOString();
+
+  const s: CarriedState = input.carried ?? {
+    state: 'ENROLLED',
+    ledger: {},
+    changed: [],
+    seq: 0,
+    outbox: [],
+    viewDirty: true,
+    notifyQueue: [],
+    notified: [],
+    goalAchievedTimes: 0,
+    late: [],
+    updatedAt: nowIso(),
+  };
+
+  // ---- recording -------------------------------------------------------------------------------
+
+  const audit = (type: AuditEntry['type'], source: AuditEntry['source'], payload: Record<string, unknown>): void => {
+    s.seq += 1;
+    s.outbox.push({ key: `seq:${s.seq}`, type, source, occurredAt: nowIso(), payload });
+    s.updatedAt = nowIso();
+    s.viewDirty = true;
+  };
+
+  const publishSearchAttributes = (): void => {
+    upsertSearchAttributes([
+      { key: ActivationStateKey, value: s.state },
+      { key: CountedCentsKey, value: totals(s.ledger, schedule).countedCents },
+    ]);
+  };
+
+  const moveTo = (next: ActivationState, why: string): void => {
+    if (next === s.state) return;
+    assertTransition(s.state, next);
+    audit('TRANSITION', 'WORKFLOW', { from: s.state, to: next, why });
+    log.info('state changed', { from: s.state, to: next, why });
+    s.state = next;
+  };
+
+  const queueNotification = (type: NotificationType, suffix: string, data: Record<string, unknown>): void => {
+    const id = `${workflowId}:${suffix}`;
+    if (s.notified.includes(id)) return;
+    s.notified.push(id);
+    s.notifyQueue.push({ id, type, workflowId, memberId, campaignId: campaign.campaignId, occurredAt: nowIso(), data });
+  };
+
+  const view = (): MemberView => {
+    const t = totals(s.ledger, schedule);
+    const withdrawal = s.state === 'DISQUALIFIED' ? disqualifyingWithdrawal(s.ledger, schedule) : undefined;
+    return {
+      campaignId: campaign.campaignId,
+      memberId,
+      state: s.state,
+      ...schedule,
+      targetCents: campaign.targetCents,
+      ...t,
+      remainingCents: remainingCents(campaign.targetCents, t.countedCents),
+      ...(withdrawal
+        ? {
+            disqualifiedBy: {
+              transactionId: withdrawal.transactionId,
+              amountCents: withdrawal.amountCents,
+              channel: withdrawal.channel,
+              occurredAt: withdrawal.occurredAt,
+            },
+          }
+        : {}),
+      ...(s.reward ? { reward: s.reward } : {}),
+      ...(s.verdict ? { verdict: s.verdict } : {}),
+      updatedAt: s.updatedAt,
+    };
+  };
+
+  // ---- the rules applied to news ---------------------------------------------------------------
+
+  /** Brings the state in line with the ledger; a withdrawal in the window decides at once. */
+  const reconcile = (countedBefore: number): void => {
+    if (hasVerdict(s.state)) return;
+    const t = totals(s.ledger, schedule);
+    const withdrawal = disqualifyingWithdrawal(s.ledger, schedule);
+    if (withdrawal) {
+      decide(decideVerdict(s.ledger, schedule, campaign.targetCents, nowIso()));
+      return;
+    }
+    if (isWindowState(s.state)) moveTo(windowState(t.countedCents, campaign.targetCents), 'the count changed');
+    if (countedBefore < campaign.targetCents && t.countedCents >= campaign.targetCents) {
+      s.goalAchievedTimes += 1;
+      queueNotification('GOAL_ACHIEVED', `GOAL_ACHIEVED:${s.goalAchievedTimes}`, {
+        countedCents: t.countedCents,
+        targetCents: campaign.targetCents,
+      });
+    }
+    publishSearchAttributes();
+  };
+
+  const accept = (ev: TransactionEvent): TransactionOutcome => {
+    const problem = validateTransactionEvent(ev, memberId);
+    if (problem) {
+      // A signal cannot be refused; record why it was ignored so nothing disappears silently.
+      audit('TRANSACTION_REJECTED', ev.source === 'SETTLEMENT' ? 'SETTLEMENT' : 'REALTIME', { event: ev, problem });
+      return 'CONFLICT';
+    }
+    if (hasVerdict(s.state)) {
+      s.late.push({ event: ev, heardAt: nowIso(), stateAtArrival: s.state });
+      audit('LATE_EVENT', ev.source, { event: ev, state: s.state });
+      return 'LATE';
+    }
+    const countedBefore = totals(s.ledger, schedule).countedCents;
+    const result = applyEvent(s.ledger[ev.transactionId], ev);
+    s.ledger[ev.transactionId] = result.entry;
+    if (!s.changed.includes(ev.transactionId)) s.changed.push(ev.transactionId);
+    audit('TRANSACTION_RECEIVED', ev.source, { event: ev, outcome: result.outcome, status: result.entry.status });
+    if (result.delayedLoadSettled && inWindow(result.entry.occurredAt, schedule)) {
+      queueNotification('LOAD_SETTLED', `LOAD_SETTLED:${ev.transactionId}`, {
+        transactionId: ev.transactionId,
+        amountCents: result.entry.amountCents,
+        channel: result.entry.channel,
+      });
+    }
+    reconcile(countedBefore);
+    return result.outcome;
+  };
+
+  const decide = (verdict: Verdict): void => {
+    s.verdict = verdict;
+    audit('VERDICT', 'WORKFLOW', { ...verdict });
+    const t = totals(s.ledger, schedule);
+    switch (verdict.outcome) {
+      case 'DISQUALIFIED':
+        moveTo('DISQUALIFIED', verdict.reason);
+        queueNotification('DISQUALIFIED', 'DISQUALIFIED', { reason: verdict.reason });
+        break;
+      case 'NOT_ELIGIBLE':
+        moveTo('NOT_ELIGIBLE', verdict.reason);
+        queueNotification('NOT_ELIGIBLE', 'NOT_ELIGIBLE', {
+          countedCents: t.countedCents,
+          targetCents: campaign.targetCents,
+        });
+        break;
+      case 'ELIGIBLE':
+        moveTo('PENDING_REWARD', verdict.reason);
+        s.reward = {
+          status: 'PENDING',
+          points: campaign.rewardPoints,
+          idempotencyKey: rewardIdempotencyKey(campaign.campaignId, memberId),
+        };
+        break;
+      case 'CANCELLED':
+        moveTo('CANCELLED', verdict.reason);
+        break;
+    }
+    publishSearchAttributes();
+  };
+
+  // ---- handlers --------------------------------------------------------------------------------
+
+  setHandler(transactionSignal, (ev) => {
+    accept(ev);
+  });
+  setHandler(
+    applyTransactionUpdate,
+    (ev) => {
+      const updateId = currentUpdateInfo()?.id;
+      const answers = (s.answers ??= []);
+      const earlier = answers.find(([id]) => id === updateId);
+      if (earlier) return earlier[1];
+      const outcome = accept(ev);
+      if (updateId) {
+        answers.push([updateId, outcome]);
+        if (answers.length > ANSWERS_KEPT) answers.splice(0, answers.length - ANSWERS_KEPT);
+      }
+      return outcome;
+    },
+    {
+      validator: (ev) => {
+        const problem = validateTransactionEvent(ev, memberId);
+        if (problem) throw ApplicationFailure.create({ type: ErrorType.INVALID_TRANSACTION, message: problem });
+      },
+    },
+  );
+  setHandler(
+    cancelUpdate,
+    (req) => {
+      audit('CANCEL_REQUESTED', 'API', { ...req });
+      const t = totals(s.ledger, schedule);
+      decide({
+        outcome: 'CANCELLED',
+        decidedAt: nowIso(),
+        countedCents: t.countedCents,
+        targetCents: campaign.targetCents,
+        reason: req.reason ? `cancelled: ${req.reason}` : 'the member opted out',
+      });
+      return view();
+    },
+    {
+      validator: (_req) => {
+        if (hasVerdict(s.state)) {
+          throw ApplicationFailure.create({
+            type: ErrorType.ALREADY_DECIDED,
+            message: `the enrollment already has a verdict (${s.state})`,
+            details: [s.state],
+          });
+        }
+      },
+    },
+  );
+  setHandler(memberViewQuery, view);
+  setHandler(explanationQuery, () => explain(s.ledger, schedule, campaign.targetCents, s.verdict));
+
+  // ---- background: the recorder and the notifier -----------------------------------------------
+
+  let stopping = false;
+  let recording = false;
+  let notifying = 0;
+
+  const recorder = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => !stopping && (s.outbox.length > 0 || s.viewDirty));
+      recording = true;
+      const audited = s.outbox.length;
+      const changed = s.changed.splice(0);
+      s.viewDirty = false;
+      try {
+        await recordProgress({
+          workflowId,
+          campaignId: campaign.campaignId,
+          memberId,
+          rewardPoints: campaign.rewardPoints,
+          version: s.seq,
+          audit: s.outbox.slice(0, audited),
+          entries: changed.map((id) => s.ledger[id]),
+          view: view(),
+        });
+        s.outbox.splice(0, audited);
+      } catch (err) {
+        // Only reachable if the workflow is being cancelled; keep what was not written for the next try.
+        for (const id of changed) if (!s.changed.includes(id)) s.changed.push(id);
+        s.viewDirty = true;
+        throw err;
+      } finally {
+        recording = false;
+      }
+    }
+  };
+
+  const notifier = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => !stopping && s.notifyQueue.length > 0);
+      const message = s.notifyQueue.shift()!;
+      notifying += 1;
+      void notify(message)
+        .catch((err: unknown) => log.warn('notification not delivered', { id: message.id, error: String(err) }))
+        .finally(() => {
+          notifying -= 1;
+        });
+    }
+  };
+
+  void recorder();
+  void notifier();
+
+  const idle = (): boolean =>
+    !recording && notifying === 0 && s.outbox.length === 0 && !s.viewDirty && s.notifyQueue.length === 0;
+
+  /** Before returning: everything recorded, every notification handed over, every handler done. */
+  const drain = async (): Promise<void> => {
+    await condition(() => idle() && allHandlersFinished());
+  };
+
+  const shouldContinueAsNew = (): boolean => {
+    const info = workflowInfo();
+    return (
+      info.continueAsNewSuggested ||
+      (input.historyEventLimit !== undefined && info.historyLength > input.historyEventLimit)
+    );
+  };
+
+  const continueAsNewNow = async (): Promise<never> => {
+    stopping = true;
+    // Whatever is still queued travels in the carried state; only in-flight work must finish here.
+    await condition(() => !recording && notifying === 0 && allHandlersFinished());
+    audit('CONTINUED_AS_NEW', 'WORKFLOW', { historyLength: workflowInfo().historyLength, runId: workflowInfo().runId });
+    return continueAsNew<typeof memberActivation>({ ...input, carried: s });
+  };
+
+  /** Sleeps durably until `deadline`; wakes early only to finish (a verdict came) or to continue-as-new. */
+  const waitUntil = async (deadline: string): Promise<'DEADLINE' | 'DECIDED'> => {
+    let due = false;
+    const ms = Date.parse(deadline) - Date.now();
+    if (ms > 0) {
+      sleep(ms).then(
+        () => (due = true),
+        () => undefined,
+      );
+    } else {
+      due = true;
+    }
+    for (;;) {
+      await condition(() => due || hasVerdict(s.state) || shouldContinueAsNew());
+      if (hasVerdict(s.state)) return 'DECIDED';
+      if (due) return 'DEADLINE';
+      await continueAsNewNow();
+    }
+  };
+
+  // ---- the life of the enrollment --------------------------------------------------------------
+
+  if (!input.carried) {
+    audit('ENROLLED', 'WORKFLOW', { campaign, schedule });
+    queueNotification('ENROLLED', 'ENROLLED', { ...schedule, targetCents: campaign.targetCents });
+  }
+  publishSearchAttributes();
+
+  if (isWindowState(s.state) && (await waitUntil(schedule.windowEndsAt)) === 'DEADLINE') {
+    moveTo('CONFIRMING', 'the window ended; waiting for late settlements');
+    publishSearchAttributes();
+  }
+  if (s.state === 'CONFIRMING' && (await waitUntil(schedule.evaluatesAt)) === 'DEADLINE') {
+    decide(decideVerdict(s.ledger, schedule, campaign.targetCents, nowIso()));
+  }
+  if (s.state === 'PENDING_REWARD') await issueTheReward();
+
+  await drain();
+  return { state: s.state, ...(s.verdict ? { verdict: s.verdict } : {}), ...(s.reward ? { reward: s.reward } : {}) };
+
+  async function issueTheReward(): Promise<void> {
+    const reward = s.reward!;
+    const { issueReward } = proxyActivities<Activities>({
+      startToCloseTimeout: '20s',
+      scheduleToCloseTimeout: input.rewardRetryForMs,
+      retry: {
+        initialInterval: '1s',
+        backoffCoefficient: 2,
+        maximumInterval: '10m',
+        nonRetryableErrorTypes: [ErrorType.REWARD_REJECTED],
+      },
+    });
+    try {
+      const receipt = await issueReward({
+        workflowId,
+        campaignId: campaign.campaignId,
+        memberId,
+        points: reward.points,
+        idempotencyKey: reward.idempotencyKey,
+      });
+      s.reward = { ...reward, status: 'ISSUED', creditId: receipt.creditId, issuedAt: receipt.issuedAt };
+      audit('REWARD_OUTCOME', 'WORKFLOW', { status: 'ISSUED', ...receipt });
+      moveTo('COMPLETED', `${reward.points} points credited (${receipt.creditId})`);
+      queueNotification('REWARD_ISSUED', 'REWARD_ISSUED', { points: reward.points, creditId: receipt.creditId });
+    } catch (err) {
+      const failure = describeRewardFailure(err, input.rewardRetryForMs);
+      s.reward = { ...reward, status: 'FAILED', failure };
+      audit('REWARD_OUTCOME', 'WORKFLOW', { status: 'FAILED', failure });
+      moveTo('MANUAL_REVIEW', failure);
+    }
+    publishSearchAttributes();
+  }
+}
+
+function describeRewardFailure(err: unknown, retryForMs: number): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === ErrorType.REWARD_REJECTED) {
+    return `the points API refused the credit: ${cause.message}`;
+  }
+  const last =
+    cause instanceof TimeoutFailure ? 'attempts timed out' : cause instanceof Error ? cause.message : String(cause);
+  return `the points API kept failing for ${formatDuration(retryForMs)} (last: ${last})`;
+}
+
+const formatDuration = (ms: number): string =>
+  ms >= 3_600_000
+    ? `${+(ms / 3_600_000).toFixed(1)} h`
+    : ms >= 60_000
+      ? `${+(ms / 60_000).toFixed(1)} min`
+      : `${ms / 1000} s`;

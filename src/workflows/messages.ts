@@ -1,0 +1,35 @@
+/**
+ * The one definition of every message the member workflow accepts; the API, the settlement batch and
+ * the tests import these, never the names as strings.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Explanation } from '../domain/evaluation';
+import type { TransactionEvent } from '../domain/model';
+import type { MemberView } from '../domain/view';
+
+/** Fast path: a real-time transaction or a settlement record; the caller needs no answer. */
+export const transactionSignal = defineSignal<[TransactionEvent]>('transaction');
+
+export type TransactionOutcome = 'APPLIED' | 'DUPLICATE' | 'CONFLICT' | 'LATE';
+
+/** The same news when the caller must know what it did (the settlement batch counts outcomes). */
+export const applyTransactionUpdate = defineUpdate<TransactionOutcome, [TransactionEvent]>('applyTransaction');
+
+export interface CancelRequest {
+  /** Caller identity from the gateway, if any; recorded in the audit trail. */
+  requestedBy?: string;
+  reason?: string;
+}
+
+/** Opt-out before `evaluatesAt`; rejected with `ALREADY_DECIDED` once the enrollment has a verdict. */
+export const cancelUpdate = defineUpdate<MemberView, [CancelRequest]>('cancel');
+
+export const memberViewQuery = defineQuery<MemberView>('memberView');
+export const explanationQuery = defineQuery<Explanation>('explanation');
+
+/** Failure types the workflow raises to callers and expects from activities; one list for retry policies. */
+export const ErrorType = {
+  ALREADY_DECIDED: 'ALREADY_DECIDED',
+  INVALID_TRANSACTION: 'INVALID_TRANSACTION',
+  REWARD_REJECTED: 'REWARD_REJECTED',
+} as const;
