@@ -8,6 +8,7 @@ import { recordProgress } from '../db/enrollments';
 import { markNotification, recordNotification } from '../db/notifications';
 import type { Db } from '../db/pool';
 import { claimReward, markRewardAttempt, markRewardFailed, markRewardIssued } from '../db/rewards';
+import { recordRetriedReward } from '../db/reviews';
 import { ErrorType } from '../workflows/messages';
 import { requestCredit } from './points-client';
 import type { NotificationMessage, NotificationReceipt, ProgressRecord, RewardReceipt, RewardRequest } from './types';
@@ -74,6 +75,11 @@ export const createActivities = (deps: ActivityDeps) => ({
         await auditAttempt('UNAVAILABLE', { detail: answer.detail });
         throw ApplicationFailure.create({ type: 'POINTS_API_UNAVAILABLE', message: answer.detail });
     }
+  },
+
+  /** The outcome of a review's RETRY_REWARD on the read model and in the audit trail. */
+  async recordRetriedReward(r: Parameters<typeof recordRetriedReward>[1]): Promise<void> {
+    await recordRetriedReward(deps.db, r);
   },
 
   /** Records the notification once, then pushes it if a channel is configured. Any 2xx is delivery. */

@@ -15,13 +15,15 @@ export type AuditType =
   | 'REWARD_ATTEMPT'
   | 'REWARD_OUTCOME'
   | 'NOTIFICATION'
-  | 'CONTINUED_AS_NEW';
+  | 'CONTINUED_AS_NEW'
+  | 'REVIEW_OPENED'
+  | 'REVIEW_RESOLVED';
 
 export interface AuditEntry {
   /** Unique per enrollment; a retried write with the same key changes nothing. */
   key: string;
   type: AuditType;
-  source: 'REALTIME' | 'SETTLEMENT' | 'API' | 'WORKFLOW' | 'REWARD' | 'NOTIFIER';
+  source: 'REALTIME' | 'SETTLEMENT' | 'API' | 'WORKFLOW' | 'REWARD' | 'NOTIFIER' | 'OPERATOR';
   /** When it happened (workflow time for workflow entries). */
   occurredAt: string;
   payload: Record<string, unknown>;

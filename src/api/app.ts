@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import type { MemberView } from '../domain/view';
 import type { Logger } from '../logger';
 import { ApiError, errorHandler, parse, unknownRoute } from './errors';
-import { createHttpMetrics } from './metrics';
+import { createHttpMetrics, registerCampaignGauges } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import * as s from './schemas';
 import type { Service } from './service';
@@ -26,10 +26,27 @@ export function createApp({ service, logger, metricsRegistry }: AppDeps): expres
   app.disable('x-powered-by');
   app.set('etag', false);
   const metrics = createHttpMetrics(metricsRegistry);
+  registerCampaignGauges(metrics.registry, () => service.campaignReports());
   const openApi = buildOpenApiDocument();
 
   app.use(metrics.middleware);
   app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
+  // Settlement files are streamed straight into PostgreSQL: no body parser, no size limit.
+  app.post('/v1/settlements', async (req, res) => {
+    if (!req.is('text/csv')) {
+      req.resume();
+      throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the settlement file as text/csv');
+    }
+    const key = req.get('idempotency-key');
+    const idempotencyKey = key === undefined ? undefined : parse(s.BatchId, key, 'header');
+    const submittedBy = callerId(req);
+    const { created, body } = await service.submitSettlement(req, {
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(submittedBy ? { submittedBy } : {}),
+    });
+    res.status(created ? 202 : 200).json(body);
+  });
+
   app.use(express.json({ limit: JSON_LIMIT, type: ['application/json', 'application/*+json'] }));
   app.use((req, _res, next) => {
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
@@ -103,6 +120,28 @@ export function createApp({ service, logger, metricsRegistry }: AppDeps): expres
   app.post('/v1/transactions', async (req, res) => {
     const tx = parse(s.TransactionBody, req.body ?? {}, 'body');
     res.status(202).json(await service.postTransaction(tx));
+  });
+
+  app.get('/v1/settlements/:batchId', async (req, res) => {
+    const { batchId } = parse(s.BatchPath, req.params, 'path');
+    res.json(await service.settlementReport(batchId));
+  });
+
+  app.get('/v1/campaigns/:campaignId/report', async (req, res) => {
+    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+    res.json(await service.campaignReport(campaignId));
+  });
+
+  app.get('/v1/reviews', async (req, res) => {
+    const query = parse(s.ReviewsQuery, req.query, 'query');
+    res.json({ items: await service.listReviews(query) });
+  });
+
+  app.post('/v1/reviews/:id/resolve', async (req, res) => {
+    const { id } = parse(s.ReviewPath, req.params, 'path');
+    const body = parse(s.ResolveBody, req.body ?? {}, 'body');
+    const resolvedBy = callerId(req);
+    res.json(await service.resolveReview(id, { ...body, ...(resolvedBy ? { resolvedBy } : {}) }));
   });
 
   app.use(unknownRoute);

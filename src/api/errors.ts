@@ -18,7 +18,11 @@ export class ApiError extends Error {
 export const notFound = (what: string): ApiError => new ApiError(404, 'NOT_FOUND', `${what} not found`);
 
 /** Parses `value` with `schema`, or throws a 400 whose details are the zod issues located in `where`. */
-export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'path' | 'query'): z.infer<S> {
+export function parse<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: 'body' | 'path' | 'query' | 'header',
+): z.infer<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   throw new ApiError(
@@ -37,9 +41,7 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     const e = toApiError(err);
     if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    res
-      .status(e.status)
-      .json({ error: { code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) } });
+    res.status(e.status).json({ error: { code: e.code, message: e.message, details: e.details ?? [] } });
   };
 }
 

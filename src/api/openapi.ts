@@ -72,6 +72,64 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
     request: { body: { content: { 'application/json': { schema: s.TransactionBody } } } },
     responses: { 202: json(s.TransactionResponse, 'Durably handed to the member workflows'), 400: error('Invalid') },
   });
+  r.registerPath({
+    method: 'post',
+    path: '/v1/settlements',
+    summary: 'Submit an overnight settlement file (CSV, streamed; any size)',
+    request: {
+      headers: z.object({ 'Idempotency-Key': s.BatchId.optional() }),
+      body: {
+        content: {
+          'text/csv': {
+            schema: z.string().openapi({
+              example:
+                'transactionId,memberId,kind,amountCents,currency,channel,occurredAt,settledAt,status\n' +
+                'TX-1,M-1001,LOAD,25000,AUD,BPAY,2026-11-22T09:30:00Z,2026-11-23T02:00:00Z,SETTLED\n',
+            }),
+          },
+        },
+      },
+    },
+    responses: {
+      202: json(s.SettlementAccepted, 'Staged; the batch workflow applies it (batchId: Idempotency-Key, else SHA-256)'),
+      200: json(s.SettlementAccepted, 'This batch was submitted before; it is applied once'),
+      400: error('Not a settlement file (missing or wrong header)'),
+      415: error('Send it as text/csv'),
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/settlements/{batchId}',
+    summary: 'Progress and reconciliation report of a settlement batch',
+    request: { params: s.BatchPath },
+    responses: { 200: json(s.SettlementReport, 'The batch'), 404: error('Unknown batch') },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/reviews',
+    summary: 'Manual review items',
+    request: { query: s.ReviewsQuery },
+    responses: { 200: json(s.ReviewList, 'Review items, oldest first'), 400: error('Invalid query') },
+  });
+  r.registerPath({
+    method: 'post',
+    path: '/v1/reviews/{id}/resolve',
+    summary: 'Resolve a review: RETRY_REWARD (same idempotency key) or DISMISS, with a note',
+    request: { params: s.ReviewPath, body: { content: { 'application/json': { schema: s.ResolveBody } } } },
+    responses: {
+      200: json(s.ReviewItem, 'Resolved'),
+      400: error('Invalid input'),
+      404: error('Unknown review'),
+      409: error('REVIEW_ALREADY_RESOLVED'),
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/campaigns/{campaignId}/report',
+    summary: 'Campaign monitoring: states, points issued, settlement discrepancies, late settlements, grace',
+    request: { params: s.CampaignPath },
+    responses: { 200: json(s.CampaignReportResponse, 'The report'), 404: error('Unknown campaign') },
+  });
   for (const [path, summary] of [
     ['/healthz', 'Liveness'],
     ['/readyz', 'Readiness: PostgreSQL and Temporal reachable'],

@@ -36,7 +36,8 @@ const Duration = (example: string) =>
     )
     .openapi({ example });
 const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-22T09:30:00Z' });
-const notInFuture = (t: string) => Date.parse(t) <= Date.now() + CLOCK_SKEW_MS;
+// An unparsable time has its own issue already; only a real time can be in the future.
+const notInFuture = (t: string) => Number.isNaN(Date.parse(t)) || Date.parse(t) <= Date.now() + CLOCK_SKEW_MS;
 
 export const CampaignPath = z.object({ campaignId: CampaignId });
 export const MemberPath = z.object({ campaignId: CampaignId, memberId: MemberId });
@@ -194,6 +195,111 @@ const EnrollmentRef = z.object({ campaignId: CampaignId, workflowId: z.string() 
 export const TransactionResponse = z
   .object({ transactionId: z.string(), enrollments: z.array(EnrollmentRef), late: z.array(EnrollmentRef) })
   .openapi('TransactionAccepted');
+
+export const BatchId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'batchId must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
+  .openapi({ example: 'settlement-2026-11-22' });
+export const BatchPath = z.object({ batchId: BatchId });
+export const SettlementAccepted = z
+  .object({
+    batchId: BatchId,
+    records: z.number().int().optional().openapi({ description: 'data lines staged (new batches only)' }),
+    rejected: z.number().int().optional().openapi({ description: 'lines rejected at staging (new batches only)' }),
+  })
+  .openapi('SettlementAccepted');
+export const SettlementReport = z
+  .object({
+    batchId: BatchId,
+    state: z.enum(['RUNNING', 'COMPLETED', 'FAILED']),
+    records: z.number().int(),
+    processed: z.number().int().openapi({ description: 'lines classified so far (progress)' }),
+    applied: z.number().int(),
+    duplicates: z.number().int(),
+    returned: z.number().int(),
+    noEnrollment: z.number().int(),
+    late: z.number().int(),
+    rejected: z.array(z.object({ line: z.number().int(), reason: z.string() })).openapi({
+      description: 'the first 1000 rejected lines; rejectedCount counts all',
+    }),
+    rejectedCount: z.number().int(),
+    startedAt: Timestamp,
+    completedAt: Timestamp.optional(),
+    failure: z.string().optional(),
+  })
+  .openapi('SettlementReport');
+
+export const ReviewId = z.string().regex(/^rv-[0-9a-f]{16}$/, 'review ids look like rv- and 16 hex digits');
+export const ReviewPath = z.object({ id: ReviewId });
+export const ReviewsQuery = z.strictObject({
+  state: z.enum(['OPEN', 'RESOLVED']).optional(),
+  campaignId: CampaignId.optional(),
+});
+export const ResolveBody = z
+  .strictObject({
+    action: z.enum(['RETRY_REWARD', 'DISMISS']),
+    note: z.string().trim().min(1, 'note must say why').max(2000),
+  })
+  .openapi('ResolveReview');
+export const ReviewItem = z
+  .object({
+    id: ReviewId,
+    campaignId: CampaignId,
+    memberId: MemberId,
+    workflowId: z.string(),
+    kind: z.enum([
+      'LATE_WITHDRAWAL_AFTER_REWARD',
+      'LATE_LOAD_WOULD_QUALIFY',
+      'LATE_NEWS_CHANGES_VERDICT',
+      'REWARD_FAILED',
+    ]),
+    reason: z.string(),
+    createdAt: Timestamp,
+    state: z.enum(['OPEN', 'RESOLVED']),
+    details: z.record(z.string(), z.unknown()),
+    resolution: z
+      .object({
+        action: z.enum(['RETRY_REWARD', 'DISMISS']),
+        note: z.string(),
+        resolvedBy: z.string().optional(),
+        resolvedAt: Timestamp,
+        retryWorkflowId: z.string().optional(),
+      })
+      .optional(),
+  })
+  .openapi('Review');
+export const ReviewList = z.object({ items: z.array(ReviewItem) }).openapi('ReviewList');
+
+const Share = z.number().min(0).max(1).nullable();
+export const CampaignReportResponse = z
+  .object({
+    campaignId: CampaignId,
+    generatedAt: Timestamp,
+    enrollments: z.number().int(),
+    counts: StateCounts,
+    rewards: z.object({ issued: z.number().int(), pointsIssued: z.number().int(), failed: z.number().int() }),
+    openReviews: z.number().int(),
+    settlementDiscrepancies: z.object({
+      thresholdCents: z.number().int(),
+      afterDays: z.number().int(),
+      members: z.number().int(),
+      top: z.array(
+        z.object({
+          memberId: MemberId,
+          instantCents: z.number().int(),
+          settledCents: z.number().int(),
+          differenceCents: z.number().int(),
+        }),
+      ),
+    }),
+    lateSettlements: z.object({ members: z.number().int(), share: Share }),
+    graceEffectiveness: z.object({
+      delayedLoads: z.number().int(),
+      settledBeforeEvaluation: z.number().int(),
+      share: Share,
+    }),
+  })
+  .openapi('CampaignReport');
 
 export const ErrorResponse = z
   .object({

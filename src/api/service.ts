@@ -9,11 +9,18 @@ import {
   type Client,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import type { Readable } from 'node:stream';
+import { recordLateArrival } from '../db/late';
+import { campaignReport } from '../db/report';
+import { getReview, listReviews, resolveReview, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
+import { batchExists, batchReport, SettlementFileError, stageSettlementFile } from '../db/settlements';
+import { rewardRetryWorkflowId, type rewardRetry } from '../workflows/reward-retry';
+import { settlementWorkflowId, type settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
 import { enrollmentsOfMember, getEnrollment, getLedger, insertEnrollment, type Enrollment } from '../db/enrollments';
 import type { Db } from '../db/pool';
 import { explain } from '../domain/evaluation';
-import { hasVerdict, workflowIdFor, type TransactionEvent } from '../domain/model';
+import { hasVerdict, rewardIdempotencyKey, workflowIdFor, type TransactionEvent } from '../domain/model';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
 import type { MemberView } from '../domain/view';
 import { ErrorType, cancelUpdate, transactionSignal } from '../workflows/messages';
@@ -192,8 +199,9 @@ export function createService(deps: ServiceDeps) {
     },
 
     /**
-     * Hands a real-time transaction to every open enrollment of the member. Answers once Temporal has
-     * durably accepted each signal; dedupe by transactionId happens in the workflow, so a retry is harmless.
+     * Hands a real-time transaction to every enrollment of the member. Answers once Temporal has durably accepted
+     * each signal; dedupe by transactionId happens in the workflow, so a retry is harmless. An enrollment with a
+     * verdict records it as late: its workflow if still running, else PostgreSQL directly.
      */
     async postTransaction(tx: TransactionInput) {
       const event: TransactionEvent = {
@@ -203,24 +211,138 @@ export function createService(deps: ServiceDeps) {
         receivedAt: new Date().toISOString(),
       };
       const refs = await enrollmentsOfMember(db, tx.memberId);
-      const open = refs.filter((r) => !hasVerdict(r.state));
-      const delivered = await Promise.all(
-        open.map(async (ref) => {
+      const answers = await Promise.all(
+        refs.map(async (ref) => {
+          const target = { campaignId: ref.campaignId, workflowId: ref.workflowId };
           try {
             await temporal.workflow.getHandle(ref.workflowId).signal(transactionSignal, event);
-            return { campaignId: ref.campaignId, workflowId: ref.workflowId };
+            return { ...target, late: hasVerdict(ref.state) };
           } catch (err) {
-            // The workflow closed since the read model last said otherwise: it already has a verdict.
-            if (err instanceof WorkflowNotFoundError) return undefined;
-            throw err;
+            // The workflow has closed: the enrollment has its verdict.
+            if (!(err instanceof WorkflowNotFoundError)) throw err;
+            await recordLateArrival(db, { campaignId: ref.campaignId, memberId: tx.memberId }, event);
+            return { ...target, late: true };
           }
         }),
       );
       return {
         transactionId: tx.transactionId,
-        enrollments: delivered.filter((d): d is { campaignId: string; workflowId: string } => d !== undefined),
-        late: [] as { campaignId: string; workflowId: string }[],
+        enrollments: answers.filter((a) => !a.late).map(({ campaignId, workflowId }) => ({ campaignId, workflowId })),
+        late: answers.filter((a) => a.late).map(({ campaignId, workflowId }) => ({ campaignId, workflowId })),
       };
+    },
+
+    /**
+     * Stages a settlement file and starts its batch workflow. The same batch again (by Idempotency-Key, or by
+     * content) is answered 200 and applied once; its workflow is started if a crash left it unstarted.
+     */
+    async submitSettlement(body: Readable, opts: { idempotencyKey?: string; submittedBy?: string }) {
+      let created = false;
+      let batchId: string;
+      let counts: { records?: number; rejected?: number } = {};
+      if (opts.idempotencyKey && (await batchExists(db, opts.idempotencyKey))) {
+        body.resume();
+        batchId = opts.idempotencyKey;
+      } else {
+        try {
+          const staged = await stageSettlementFile(db, body, opts);
+          batchId = staged.batchId;
+          if (staged.outcome === 'STAGED') {
+            created = true;
+            counts = { records: staged.records, rejected: staged.rejected };
+          }
+        } catch (err) {
+          if (err instanceof SettlementFileError) {
+            throw new ApiError(
+              400,
+              'INVALID_SETTLEMENT_FILE',
+              err.message,
+              err.line ? [{ line: err.line }] : undefined,
+            );
+          }
+          throw err;
+        }
+      }
+      try {
+        await temporal.workflow.start<typeof settlementBatch>('settlementBatch', {
+          workflowId: settlementWorkflowId(batchId),
+          taskQueue: deps.taskQueue,
+          args: [{ batchId }],
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          memo: { batchId },
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      return { created, body: { batchId, ...counts } };
+    },
+
+    async settlementReport(batchId: string) {
+      const report = await batchReport(db, batchId);
+      if (!report) throw notFound(`settlement batch ${batchId}`);
+      return report;
+    },
+
+    async listReviews(filter: { state?: ReviewState; campaignId?: string }): Promise<Review[]> {
+      return listReviews(db, filter);
+    },
+
+    /**
+     * DISMISS closes the item with the note. RETRY_REWARD first starts the retry workflow (`review:{id}`, once
+     * per item), which issues the reward with the enrollment's idempotency key, then closes the item.
+     */
+    async resolveReview(id: string, req: { action: ReviewAction; note: string; resolvedBy?: string }): Promise<Review> {
+      const review = await getReview(db, id);
+      if (!review) throw notFound(`review ${id}`);
+      const alreadyResolved = () =>
+        new ApiError(409, 'REVIEW_ALREADY_RESOLVED', `review ${id} is already resolved`, [review.resolution]);
+      if (review.state !== 'OPEN') throw alreadyResolved();
+      let retryWorkflowId: string | undefined;
+      if (req.action === 'RETRY_REWARD') {
+        const e = await requireEnrollment(review.campaignId, review.memberId);
+        retryWorkflowId = rewardRetryWorkflowId(id);
+        try {
+          await temporal.workflow.start<typeof rewardRetry>('rewardRetry', {
+            workflowId: retryWorkflowId,
+            taskQueue: deps.taskQueue,
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            args: [
+              {
+                reviewId: id,
+                workflowId: e.workflowId,
+                campaignId: e.campaignId,
+                memberId: e.memberId,
+                points: e.rewardPoints,
+                idempotencyKey: rewardIdempotencyKey(e.campaignId, e.memberId),
+                rewardRetryForMs: deps.rewardRetryForMs,
+                ...(req.resolvedBy ? { requestedBy: req.resolvedBy } : {}),
+              },
+            ],
+          });
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }
+      const resolved = await resolveReview(db, id, {
+        action: req.action,
+        note: req.note,
+        resolvedAt: new Date().toISOString(),
+        ...(req.resolvedBy ? { resolvedBy: req.resolvedBy } : {}),
+        ...(retryWorkflowId ? { retryWorkflowId } : {}),
+      });
+      if (!resolved) throw alreadyResolved();
+      return resolved;
+    },
+
+    async campaignReports() {
+      const { rows } = await db.query<{ campaign_id: string }>('SELECT campaign_id FROM campaigns ORDER BY 1');
+      return Promise.all(rows.map((r) => campaignReport(db, r.campaign_id)));
+    },
+
+    async campaignReport(campaignId: string) {
+      await requireCampaign(campaignId);
+      return campaignReport(db, campaignId);
     },
 
     async ready(): Promise<{ postgres: boolean; temporal: boolean }> {

@@ -6,6 +6,7 @@ import type { Ledger, LedgerEntry } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
 import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
+import { openReviews } from './reviews';
 import { appendAudit } from './audit';
 import type { Db } from './pool';
 import type { Queryable } from './queryable';
@@ -130,6 +131,7 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
   try {
     await client.query('BEGIN');
     await appendAudit(client, p, p.audit);
+    await openReviews(client, p, p.audit);
     const v = p.view;
     const { rowCount } = await client.query(
       `INSERT INTO enrollments AS e (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,

@@ -41,6 +41,8 @@ export interface StackOptions {
   logger?: Logger;
   /** Test hook passed to new enrollments: continue-as-new earlier than the server suggests. */
   historyEventLimit?: number;
+  /** `false`: run no worker in this process (tests run workers as separate processes, to kill them). */
+  worker?: boolean;
 }
 
 export async function startStack(config: Config, opts: StackOptions = {}): Promise<Stack> {
@@ -114,26 +116,29 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
       pointsApiUrl = points.url;
     }
 
-    const workerConnection = await NativeConnection.connect({ address: temporalAddress });
-    stops.push({ name: 'worker connection', stop: () => workerConnection.close() });
-    const worker = await createWorker({
-      connection: workerConnection,
-      namespace: config.TEMPORAL_NAMESPACE,
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      deps: { db, pointsApiUrl, pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS, notifyUrl: config.NOTIFY_URL },
-      shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
-    });
-    const running = worker.run();
-    const workerDone = running.catch((err: unknown) => {
-      logger.fatal({ err }, 'worker failed');
-    });
-    stops.push({
-      name: 'worker',
-      stop: async () => {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await running.catch(() => undefined);
-      },
-    });
+    let workerDone: Promise<void> = Promise.resolve();
+    if (opts.worker !== false) {
+      const workerConnection = await NativeConnection.connect({ address: temporalAddress });
+      stops.push({ name: 'worker connection', stop: () => workerConnection.close() });
+      const worker = await createWorker({
+        connection: workerConnection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        deps: { db, pointsApiUrl, pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS, notifyUrl: config.NOTIFY_URL },
+        shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
+      });
+      const running = worker.run();
+      workerDone = running.catch((err: unknown) => {
+        logger.fatal({ err }, 'worker failed');
+      });
+      stops.push({
+        name: 'worker',
+        stop: async () => {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running.catch(() => undefined);
+        },
+      });
+    }
 
     const connection = await Connection.connect({ address: temporalAddress });
     stops.push({ name: 'client connection', stop: () => connection.close() });

@@ -23,6 +23,8 @@ export interface LedgerEntry {
   firstHeardAt: string;
   /** Deliveries that changed nothing: the same transaction and status heard again. */
   duplicates: number;
+  /** The real-time feed told us of it (the settlement-discrepancy figure compares its amount with the bank's). */
+  heardRealtime?: boolean;
   /** What the real-time event said, kept when the settlement record replaced amount or time. */
   realtime?: { amountCents: number; occurredAt: string };
 }
@@ -60,6 +62,7 @@ function fresh(ev: TransactionEvent): LedgerEntry {
     ...(ev.settledAt !== undefined && status !== 'INSTANT' ? { settledAt: ev.settledAt } : {}),
     firstHeardAt: ev.receivedAt,
     duplicates: 0,
+    ...(ev.source === 'REALTIME' ? { heardRealtime: true } : {}),
   };
 }
 

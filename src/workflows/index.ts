@@ -1,1 +1,3 @@
 export { memberActivation } from './member-activation';
+export { rewardRetry } from './reward-retry';
+export { settlementBatch } from './settlement-batch';

@@ -32,6 +32,7 @@ import {
   windowState,
   type Verdict,
 } from '../domain/evaluation';
+import { lateImpact } from '../domain/late';
 import { applyEvent, type Ledger } from '../domain/ledger';
 import { assertTransition, isWindowState } from '../domain/lifecycle';
 import {
@@ -230,8 +231,19 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       return 'CONFLICT';
     }
     if (hasVerdict(s.state)) {
+      const impact = s.verdict
+        ? lateImpact(
+            s.ledger,
+            s.late.map((l) => l.event),
+            ev,
+            schedule,
+            campaign.targetCents,
+            s.verdict,
+          )
+        : undefined;
       s.late.push({ event: ev, heardAt: nowIso(), stateAtArrival: s.state });
-      audit('LATE_EVENT', ev.source, { event: ev, state: s.state });
+      // The recorder opens the review when `impact.review` is set (see db/late.ts).
+      audit('LATE_EVENT', ev.source, { event: ev, state: s.state, ...(impact ? { impact } : {}) });
       return 'LATE';
     }
     const countedBefore = totals(s.ledger, schedule).countedCents;

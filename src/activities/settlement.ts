@@ -1,0 +1,125 @@
+/**
+ * The settlement batch's activities: apply the next chunk of staged lines to the member workflows, then close the
+ * batch. A chunk is checkpointed as a whole once applied; a chunk cut short (the worker died) is applied again,
+ * and each line's update id (`{batchId}:{line}`) makes the member workflow answer a repeat with its first answer,
+ * so every line is applied once and classified the same way.
+ */
+import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { recordLateArrival } from '../db/late';
+import type { Db } from '../db/pool';
+import { finishBatch, nextRecords, recordOutcomes, type LineResult } from '../db/settlements';
+import type { TransactionEvent } from '../domain/model';
+import { classifyLine, type EnrollmentAnswer } from '../domain/settlement';
+import { applyTransactionUpdate } from '../workflows/messages';
+
+export interface SettlementActivityDeps {
+  db: Db;
+  temporal: Client;
+  /** Member workflows updated at once per chunk. */
+  concurrency?: number;
+}
+
+export interface ChunkRequest {
+  batchId: string;
+  limit: number;
+}
+
+export interface ChunkResult {
+  processed: number;
+  done: boolean;
+}
+
+interface EnrollmentRef {
+  campaignId: string;
+  memberId: string;
+  workflowId: string;
+}
+
+export const createSettlementActivities = (deps: SettlementActivityDeps) => {
+  const { db, temporal } = deps;
+  const concurrency = deps.concurrency ?? 32;
+
+  /** Hands the record to one enrollment; a closed workflow means the enrollment has its verdict: late news. */
+  const applyTo = async (ref: EnrollmentRef, event: TransactionEvent, updateId: string): Promise<EnrollmentAnswer> => {
+    try {
+      return await temporal.workflow
+        .getHandle(ref.workflowId)
+        .executeUpdate(applyTransactionUpdate, { args: [event], updateId });
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return recordLateArrival(db, ref, event);
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return 'CONFLICT';
+      throw err;
+    }
+  };
+
+  return {
+    async applySettlementChunk({ batchId, limit }: ChunkRequest): Promise<ChunkResult> {
+      const todo = await nextRecords(db, batchId, limit);
+      if (todo.length === 0) return { processed: 0, done: true };
+
+      const memberIds = [...new Set(todo.map((t) => t.record.memberId))];
+      const { rows } = await db.query<{ campaign_id: string; member_id: string; workflow_id: string }>(
+        'SELECT campaign_id, member_id, workflow_id FROM enrollments WHERE member_id = ANY($1) ORDER BY campaign_id',
+        [memberIds],
+      );
+      const byMember = new Map<string, EnrollmentRef[]>();
+      for (const r of rows) {
+        const refs = byMember.get(r.member_id) ?? [];
+        refs.push({ campaignId: r.campaign_id, memberId: r.member_id, workflowId: r.workflow_id });
+        byMember.set(r.member_id, refs);
+      }
+
+      // Members are updated concurrently; one member's lines go in file order (a settlement before its return).
+      const lanes = new Map<string, number[]>();
+      todo.forEach((t, i) => {
+        const lane = lanes.get(t.record.memberId) ?? [];
+        lane.push(i);
+        lanes.set(t.record.memberId, lane);
+      });
+      const queue = [...lanes.values()];
+      const receivedAt = new Date().toISOString();
+      const results: LineResult[] = new Array<LineResult>(todo.length);
+      let finished = 0;
+      const worker = async () => {
+        for (let lane = queue.shift(); lane; lane = queue.shift()) {
+          for (const i of lane) {
+            const { line, record } = todo[i];
+            const event: TransactionEvent = { source: 'SETTLEMENT', ...record, receivedAt, batchId, line };
+            const refs = byMember.get(record.memberId) ?? [];
+            const answers = await Promise.all(refs.map((ref) => applyTo(ref, event, `${batchId}:${line}`)));
+            const outcome = classifyLine(answers);
+            results[i] = {
+              line,
+              outcome,
+              returned: outcome === 'APPLIED' && record.status === 'RETURNED',
+              ...(outcome === 'REJECTED'
+                ? {
+                    reason: `contradicts what the enrollment knows of ${record.transactionId} (another kind, or settled after a return)`,
+                  }
+                : {}),
+            };
+            finished += 1;
+          }
+        }
+      };
+      // Heartbeats say the worker is alive, whatever one member's lane costs.
+      const context = Context.current();
+      const beat = setInterval(() => context.heartbeat({ finished }), 2_000);
+      try {
+        await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+      } finally {
+        clearInterval(beat);
+      }
+      await recordOutcomes(db, batchId, results);
+      return { processed: todo.length, done: todo.length < limit };
+    },
+
+    async finishSettlementBatch({ batchId, failure }: { batchId: string; failure?: string }): Promise<void> {
+      await finishBatch(db, batchId, failure);
+    },
+  };
+};
+
+export type SettlementActivities = ReturnType<typeof createSettlementActivities>;

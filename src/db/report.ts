@@ -1,0 +1,113 @@
+/**
+ * The campaign report: the monitoring figures of the design, straight from the read models and the audit trail.
+ * The same figures are exported as Prometheus gauges (api/metrics.ts).
+ */
+import { INSTANT_LOAD_CHANNELS, DELAYED_LOAD_CHANNELS, VERDICT_STATES } from '../domain/model';
+import { countByState } from './campaigns';
+import type { Queryable } from './queryable';
+
+/** Instant total above settled total by more than this, seven days after the load, is a discrepancy. */
+export const DISCREPANCY_THRESHOLD_CENTS = 10_000;
+export const DISCREPANCY_AFTER_DAYS = 7;
+const MEMBERS_LISTED = 100;
+
+export interface CampaignReport {
+  campaignId: string;
+  generatedAt: string;
+  enrollments: number;
+  counts: Record<string, number>;
+  rewards: { issued: number; pointsIssued: number; failed: number };
+  openReviews: number;
+  settlementDiscrepancies: {
+    thresholdCents: number;
+    afterDays: number;
+    members: number;
+    /** The largest ones, at most 100. */
+    top: { memberId: string; instantCents: number; settledCents: number; differenceCents: number }[];
+  };
+  lateSettlements: { members: number; share: number | null };
+  graceEffectiveness: { delayedLoads: number; settledBeforeEvaluation: number; share: number | null };
+}
+
+export async function campaignReport(db: Queryable, campaignId: string, now = new Date()): Promise<CampaignReport> {
+  const counts = await countByState(db, campaignId);
+  const enrollments = Object.values(counts).reduce((a, b) => a + b, 0);
+
+  const rewards = await db.query<{ issued: number; points: number; failed: number }>(
+    `SELECT count(*) FILTER (WHERE status = 'ISSUED')::int AS issued,
+            COALESCE(sum(points) FILTER (WHERE status = 'ISSUED'), 0)::bigint AS points,
+            count(*) FILTER (WHERE status = 'FAILED')::int AS failed
+     FROM rewards WHERE campaign_id = $1`,
+    [campaignId],
+  );
+  const reviews = await db.query<{ open: number }>(
+    `SELECT count(*)::int AS open FROM reviews WHERE campaign_id = $1 AND state = 'OPEN'`,
+    [campaignId],
+  );
+
+  // In-window instant-channel loads at least 7 days old: what the real-time feed said against what settled.
+  const discrepancies = await db.query<{ member_id: string; instant: number; settled: number }>(
+    `WITH loads AS (
+       SELECT e.member_id,
+              CASE WHEN (l.entry->>'heardRealtime')::boolean
+                   THEN COALESCE((l.entry->'realtime'->>'amountCents')::bigint, (l.entry->>'amountCents')::bigint)
+                   ELSE 0 END AS instant,
+              CASE WHEN l.entry->>'status' = 'SETTLED' THEN (l.entry->>'amountCents')::bigint ELSE 0 END AS settled
+       FROM enrollments e JOIN ledger_entries l USING (workflow_id)
+       WHERE e.campaign_id = $1
+         AND l.entry->>'kind' = 'LOAD' AND l.entry->>'channel' = ANY($2)
+         AND (l.entry->>'occurredAt')::timestamptz >= e.enrolled_at
+         AND (l.entry->>'occurredAt')::timestamptz < e.window_ends_at
+         AND COALESCE(l.entry->'realtime'->>'occurredAt', l.entry->>'occurredAt')::timestamptz
+             <= $3::timestamptz - make_interval(days => $4)
+     )
+     SELECT member_id, sum(instant)::bigint AS instant, sum(settled)::bigint AS settled
+     FROM loads GROUP BY member_id HAVING sum(instant) - sum(settled) > $5
+     ORDER BY sum(instant) - sum(settled) DESC, member_id`,
+    [campaignId, [...INSTANT_LOAD_CHANNELS], now.toISOString(), DISCREPANCY_AFTER_DAYS, DISCREPANCY_THRESHOLD_CENTS],
+  );
+
+  const late = await db.query<{ members: number }>(
+    `SELECT count(DISTINCT member_id)::int AS members FROM audit_events
+     WHERE campaign_id = $1 AND type = 'LATE_EVENT' AND source = 'SETTLEMENT'`,
+    [campaignId],
+  );
+
+  // Delayed loads in the window of enrollments with a verdict: the ledger holds what was heard before the
+  // verdict, so a load still PENDING there settled too late (or never).
+  const grace = await db.query<{ total: number; settled: number }>(
+    `SELECT count(*)::int AS total,
+            count(*) FILTER (WHERE l.entry->>'status' IN ('SETTLED', 'RETURNED'))::int AS settled
+     FROM enrollments e JOIN ledger_entries l USING (workflow_id)
+     WHERE e.campaign_id = $1 AND e.state = ANY($2)
+       AND l.entry->>'kind' = 'LOAD' AND l.entry->>'channel' = ANY($3)
+       AND (l.entry->>'occurredAt')::timestamptz >= e.enrolled_at
+       AND (l.entry->>'occurredAt')::timestamptz < e.window_ends_at`,
+    [campaignId, [...VERDICT_STATES], [...DELAYED_LOAD_CHANNELS]],
+  );
+
+  const share = (n: number, d: number): number | null => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
+  const r = rewards.rows[0];
+  const g = grace.rows[0];
+  return {
+    campaignId,
+    generatedAt: now.toISOString(),
+    enrollments,
+    counts,
+    rewards: { issued: r.issued, pointsIssued: r.points, failed: r.failed },
+    openReviews: reviews.rows[0].open,
+    settlementDiscrepancies: {
+      thresholdCents: DISCREPANCY_THRESHOLD_CENTS,
+      afterDays: DISCREPANCY_AFTER_DAYS,
+      members: discrepancies.rows.length,
+      top: discrepancies.rows.slice(0, MEMBERS_LISTED).map((d) => ({
+        memberId: d.member_id,
+        instantCents: d.instant,
+        settledCents: d.settled,
+        differenceCents: d.instant - d.settled,
+      })),
+    },
+    lateSettlements: { members: late.rows[0].members, share: share(late.rows[0].members, enrollments) },
+    graceEffectiveness: { delayedLoads: g.total, settledBeforeEvaluation: g.settled, share: share(g.settled, g.total) },
+  };
+}

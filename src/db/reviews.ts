@@ -1,0 +1,233 @@
+/**
+ * The manual review queue. Items are opened from audit lines (late news that would change a verdict, a reward that
+ * could not be issued), so their ids derive from the line that caused them: recording the same line twice opens
+ * one item.
+ */
+import { createHash } from 'node:crypto';
+import type { AuditEntry, RewardRequest } from '../activities/types';
+import type { LateImpact, ReviewKind } from '../domain/late';
+import { appendAudit, type AuditSubject } from './audit';
+import type { Db } from './pool';
+import type { Queryable } from './queryable';
+
+export type ReviewState = 'OPEN' | 'RESOLVED';
+export type ReviewAction = 'RETRY_REWARD' | 'DISMISS';
+
+export interface Resolution {
+  action: ReviewAction;
+  note: string;
+  resolvedBy?: string;
+  resolvedAt: string;
+  /** RETRY_REWARD: the workflow issuing the reward again. */
+  retryWorkflowId?: string;
+}
+
+export interface Review {
+  id: string;
+  workflowId: string;
+  campaignId: string;
+  memberId: string;
+  kind: ReviewKind;
+  reason: string;
+  details: Record<string, unknown>;
+  state: ReviewState;
+  createdAt: string;
+  resolution?: Resolution;
+}
+
+export const reviewIdFor = (workflowId: string, causeKey: string): string =>
+  `rv-${createHash('sha256').update(`${workflowId}|${causeKey}`).digest('hex').slice(0, 16)}`;
+
+interface NewReview {
+  kind: ReviewKind;
+  reason: string;
+  causeKey: string;
+  details: Record<string, unknown>;
+}
+
+/** The review items a batch of audit lines calls for. */
+export function reviewsFromAudit(entries: readonly AuditEntry[]): NewReview[] {
+  const out: NewReview[] = [];
+  for (const a of entries) {
+    if (a.type === 'LATE_EVENT') {
+      const impact = a.payload.impact as LateImpact | undefined;
+      if (impact?.review) {
+        out.push({
+          kind: impact.review.kind,
+          reason: impact.review.reason,
+          causeKey: a.key,
+          details: { event: a.payload.event, actual: impact.actual, wouldBe: impact.wouldBe },
+        });
+      }
+    } else if (a.type === 'REWARD_OUTCOME' && a.payload.status === 'FAILED') {
+      out.push({
+        kind: 'REWARD_FAILED',
+        reason: `the reward could not be issued: ${String(a.payload.failure)}`,
+        causeKey: a.key,
+        details: { failure: a.payload.failure },
+      });
+    }
+  }
+  return out;
+}
+
+/** Opens the review items the audit lines call for (idempotent), each with its own REVIEW_OPENED audit line. */
+export async function openReviews(db: Queryable, subject: AuditSubject, entries: readonly AuditEntry[]): Promise<void> {
+  for (const r of reviewsFromAudit(entries)) {
+    const id = reviewIdFor(subject.workflowId, r.causeKey);
+    const { rowCount } = await db.query(
+      `INSERT INTO reviews (id, workflow_id, campaign_id, member_id, kind, reason, details, state)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'OPEN') ON CONFLICT (id) DO NOTHING`,
+      [id, subject.workflowId, subject.campaignId, subject.memberId, r.kind, r.reason, JSON.stringify(r.details)],
+    );
+    if (rowCount === 1) {
+      await appendAudit(db, subject, [
+        {
+          key: `review-opened:${id}`,
+          type: 'REVIEW_OPENED',
+          source: 'WORKFLOW',
+          occurredAt: new Date().toISOString(),
+          payload: { reviewId: id, kind: r.kind, reason: r.reason, cause: r.causeKey },
+        },
+      ]);
+    }
+  }
+}
+
+interface ReviewRow {
+  id: string;
+  workflow_id: string;
+  campaign_id: string;
+  member_id: string;
+  kind: ReviewKind;
+  reason: string;
+  details: Record<string, unknown>;
+  state: ReviewState;
+  resolution: Resolution | null;
+  created_at: Date;
+}
+
+const toReview = (r: ReviewRow): Review => ({
+  id: r.id,
+  workflowId: r.workflow_id,
+  campaignId: r.campaign_id,
+  memberId: r.member_id,
+  kind: r.kind,
+  reason: r.reason,
+  details: r.details,
+  state: r.state,
+  createdAt: r.created_at.toISOString(),
+  ...(r.resolution ? { resolution: r.resolution } : {}),
+});
+
+export async function listReviews(
+  db: Queryable,
+  filter: { state?: ReviewState; campaignId?: string; limit?: number },
+): Promise<Review[]> {
+  const { rows } = await db.query<ReviewRow>(
+    `SELECT * FROM reviews
+     WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR campaign_id = $2)
+     ORDER BY created_at, id LIMIT $3`,
+    [filter.state ?? null, filter.campaignId ?? null, filter.limit ?? 1000],
+  );
+  return rows.map(toReview);
+}
+
+export async function getReview(db: Queryable, id: string): Promise<Review | undefined> {
+  const { rows } = await db.query<ReviewRow>('SELECT * FROM reviews WHERE id = $1', [id]);
+  return rows[0] ? toReview(rows[0]) : undefined;
+}
+
+/**
+ * Resolves an OPEN item; returns undefined when it was not OPEN (someone resolved it first). The audit line goes in
+ * with it, in the caller's transaction.
+ */
+export async function resolveReview(db: Queryable, id: string, resolution: Resolution): Promise<Review | undefined> {
+  const { rows } = await db.query<ReviewRow>(
+    `UPDATE reviews SET state = 'RESOLVED', resolution = $2, resolved_at = $3
+     WHERE id = $1 AND state = 'OPEN' RETURNING *`,
+    [id, JSON.stringify(resolution), resolution.resolvedAt],
+  );
+  if (!rows[0]) return undefined;
+  const review = toReview(rows[0]);
+  await appendAudit(db, review, [
+    {
+      key: `review-resolved:${id}`,
+      type: 'REVIEW_RESOLVED',
+      source: 'OPERATOR',
+      occurredAt: resolution.resolvedAt,
+      payload: { reviewId: id, kind: review.kind, ...resolution },
+    },
+  ]);
+  return review;
+}
+
+export async function countOpenReviews(db: Queryable): Promise<{ campaignId: string; open: number }[]> {
+  const { rows } = await db.query<{ campaign_id: string; open: number }>(
+    `SELECT campaign_id, count(*)::int AS open FROM reviews WHERE state = 'OPEN' GROUP BY campaign_id`,
+  );
+  return rows.map((r) => ({ campaignId: r.campaign_id, open: r.open }));
+}
+
+/**
+ * The outcome of a RETRY_REWARD: the reward and state on the enrollment's read model (the member workflow has
+ * closed), the audit lines, and a new REWARD_FAILED review when it failed again. Idempotent per review.
+ */
+export async function recordRetriedReward(
+  pool: Db,
+  r: {
+    reviewId: string;
+    request: RewardRequest;
+    requestedBy?: string;
+    receipt?: { creditId: string; issuedAt: string; alreadyIssued: boolean };
+    failure?: string;
+  },
+): Promise<void> {
+  const client = await pool.connect();
+  const subject = { workflowId: r.request.workflowId, campaignId: r.request.campaignId, memberId: r.request.memberId };
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query<{ state: string }>(
+      'SELECT state FROM enrollments WHERE workflow_id = $1 FOR UPDATE',
+      [subject.workflowId],
+    );
+    const from = rows[0]?.state;
+    const now = new Date().toISOString();
+    const reward = {
+      status: r.receipt ? 'ISSUED' : 'FAILED',
+      points: r.request.points,
+      idempotencyKey: r.request.idempotencyKey,
+      ...(r.receipt ? { creditId: r.receipt.creditId, issuedAt: r.receipt.issuedAt } : { failure: r.failure }),
+    };
+    const to = r.receipt ? 'COMPLETED' : from === 'COMPLETED' ? 'COMPLETED' : 'MANUAL_REVIEW';
+    await client.query(
+      `UPDATE enrollments SET state = $2, reward = $3, version = version + 1, updated_at = now() WHERE workflow_id = $1`,
+      [subject.workflowId, to, JSON.stringify(reward)],
+    );
+    const outcome: AuditEntry = {
+      key: `review-retry:${r.reviewId}:outcome`,
+      type: 'REWARD_OUTCOME',
+      source: 'OPERATOR',
+      occurredAt: now,
+      payload: { reviewId: r.reviewId, ...reward, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}) },
+    };
+    const entries: AuditEntry[] = [outcome];
+    if (from && from !== to) {
+      entries.push({
+        key: `review-retry:${r.reviewId}:transition`,
+        type: 'TRANSITION',
+        source: 'OPERATOR',
+        occurredAt: now,
+        payload: { from, to, why: `review ${r.reviewId}: ${r.receipt ? 'reward issued on retry' : r.failure}` },
+      });
+    }
+    await appendAudit(client, subject, entries);
+    await openReviews(client, subject, [outcome]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

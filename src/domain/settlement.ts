@@ -1,0 +1,123 @@
+/**
+ * The overnight settlement file: one CSV line per record, the bank's word on a transaction. Parsing is pure so the
+ * stager, the tests and the CLI agree on what a valid line is.
+ */
+import {
+  CHANNELS,
+  SETTLEMENT_STATUSES,
+  TRANSACTION_KINDS,
+  isChannelAllowed,
+  type Channel,
+  type SettlementStatus,
+  type TransactionEvent,
+  type TransactionKind,
+} from './model';
+
+export const SETTLEMENT_COLUMNS = [
+  'transactionId',
+  'memberId',
+  'kind',
+  'amountCents',
+  'currency',
+  'channel',
+  'occurredAt',
+  'settledAt',
+  'status',
+] as const;
+export const SETTLEMENT_HEADER = SETTLEMENT_COLUMNS.join(',');
+
+/** A record may not claim the money moved more than this far in the future (clock skew allowance). */
+export const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/** A valid line: the settlement event without the stamps the stager adds (`receivedAt`, `batchId`, `line`). */
+export type SettlementRecord = Pick<
+  TransactionEvent,
+  'transactionId' | 'memberId' | 'kind' | 'channel' | 'amountCents' | 'currency' | 'occurredAt' | 'settledAt'
+> & { status: SettlementStatus };
+
+export type ParsedLine = { ok: true; record: SettlementRecord } | { ok: false; reason: string };
+
+const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+const unquote = (field: string): string => {
+  const f = field.trim();
+  return f.length >= 2 && f.startsWith('"') && f.endsWith('"') ? f.slice(1, -1).replace(/""/g, '"') : f;
+};
+
+/** True when the line is the expected header (whitespace, quotes and a BOM tolerated). */
+export const isSettlementHeader = (line: string): boolean =>
+  line
+    .replace(/^\uFEFF/, '')
+    .split(',')
+    .map(unquote)
+    .join(',') === SETTLEMENT_HEADER;
+
+/** Parses one data line; `now` bounds `occurredAt`. Never throws: a bad line gets a reason. */
+export function parseSettlementLine(line: string, now: number): ParsedLine {
+  const fields = line.split(',').map(unquote);
+  if (fields.length !== SETTLEMENT_COLUMNS.length) {
+    return { ok: false, reason: `expected ${SETTLEMENT_COLUMNS.length} columns, found ${fields.length}` };
+  }
+  const [transactionId, memberId, kind, amount, currency, channel, occurredAt, settledAt, status] = fields;
+  if (transactionId.length === 0 || transactionId.length > 128) return bad('transactionId must be 1-128 characters');
+  if (!MEMBER_ID.test(memberId)) return bad(`memberId ${JSON.stringify(memberId)} is not 1-64 of [A-Za-z0-9_-]`);
+  if (!(TRANSACTION_KINDS as readonly string[]).includes(kind)) return bad(`unknown kind ${JSON.stringify(kind)}`);
+  if (!/^\d+$/.test(amount) || !Number.isSafeInteger(Number(amount)) || Number(amount) <= 0) {
+    return bad(`amountCents ${JSON.stringify(amount)} is not a positive integer`);
+  }
+  if (currency !== 'AUD') return bad(`currency ${JSON.stringify(currency)} is not AUD`);
+  if (!(CHANNELS as readonly string[]).includes(channel)) return bad(`unknown channel ${JSON.stringify(channel)}`);
+  if (!isChannelAllowed(kind as TransactionKind, channel as Channel)) {
+    return bad(`channel ${channel} is not a ${kind} channel`);
+  }
+  const occurred = parseTime(occurredAt);
+  if (occurred === undefined) return bad(`occurredAt ${JSON.stringify(occurredAt)} is not an ISO-8601 time`);
+  const settled = parseTime(settledAt);
+  if (settled === undefined) return bad(`settledAt ${JSON.stringify(settledAt)} is not an ISO-8601 time`);
+  if (!(SETTLEMENT_STATUSES as readonly string[]).includes(status)) {
+    return bad(`unknown status ${JSON.stringify(status)}`);
+  }
+  if (settled < occurred) return bad('settledAt is before occurredAt');
+  if (occurred > now + FUTURE_TOLERANCE_MS) return bad('occurredAt is more than 5 minutes in the future');
+  return {
+    ok: true,
+    record: {
+      transactionId,
+      memberId,
+      kind: kind as TransactionKind,
+      channel: channel as Channel,
+      amountCents: Number(amount),
+      currency: 'AUD',
+      occurredAt: new Date(occurred).toISOString(),
+      settledAt: new Date(settled).toISOString(),
+      status: status as SettlementStatus,
+    },
+  };
+}
+
+const bad = (reason: string): ParsedLine => ({ ok: false, reason });
+
+function parseTime(text: string): number | undefined {
+  if (!ISO_TIME.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** How one line ended up; every data line lands in exactly one. */
+export type LineOutcome = 'APPLIED' | 'DUPLICATE' | 'NO_ENROLLMENT' | 'LATE' | 'REJECTED';
+
+/** What one enrollment said about the record. */
+export type EnrollmentAnswer = 'APPLIED' | 'DUPLICATE' | 'LATE' | 'CONFLICT';
+
+/**
+ * Classifies a line by its strongest effect across the member's enrollments: applied > late > duplicate. A line no
+ * enrollment could take (it contradicts what each knows) is rejected; one for a member with none, `NO_ENROLLMENT`.
+ */
+export function classifyLine(answers: readonly EnrollmentAnswer[]): LineOutcome {
+  if (answers.length === 0) return 'NO_ENROLLMENT';
+  if (answers.includes('APPLIED')) return 'APPLIED';
+  if (answers.includes('LATE')) return 'LATE';
+  if (answers.includes('DUPLICATE')) return 'DUPLICATE';
+  return 'REJECTED';
+}

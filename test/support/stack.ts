@@ -1,0 +1,82 @@
+/** A whole local stack for end-to-end tests (what `npm start` runs), on free ports and a temp DATA_DIR. */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+import { startStack, type Stack, type StackOptions } from '../../src/dev/stack';
+import { logger } from '../../src/logger';
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+export interface TestStack extends Stack {
+  env: NodeJS.ProcessEnv;
+  /** JSON over HTTP to the API. */
+  api<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Stops the stack and removes its data directory. */
+  destroy(): Promise<void>;
+}
+
+export async function startTestStack(
+  extraEnv: NodeJS.ProcessEnv = {},
+  opts: Omit<StackOptions, 'logger'> = {},
+): Promise<TestStack> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'activation-stack-'));
+  // Embedded PostgreSQL runs as the unprivileged "postgres" user, who must be able to enter the directory.
+  chmodSync(dataDir, 0o755);
+  const env: NodeJS.ProcessEnv = {
+    DATA_DIR: dataDir,
+    PORT: String(await freePort()),
+    EMBEDDED_PG_PORT: String(await freePort()),
+    TEMPORAL_DEV_PORT: String(await freePort()),
+    TEMPORAL_UI_PORT: String(await freePort()),
+    POINTS_API_PORT: String(await freePort()),
+    POINTS_API_TIMEOUT_MS: '1500',
+    ...extraEnv,
+  };
+  const stack = await startStack(loadConfig(env), { ...opts, logger: logger.child({}, { level: 'warn' }) });
+  return {
+    ...stack,
+    env,
+    async api<T>(method: string, p: string, body?: unknown) {
+      const res = await fetch(`${stack.apiUrl}${p}`, {
+        method,
+        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } }),
+      });
+      return { status: res.status, body: (await res.json()) as T };
+    },
+    async destroy() {
+      await stack.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
