@@ -4,22 +4,13 @@
  */
 import { createServer, type Server } from 'node:http';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { AddressInfo, createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { startStack, type Stack } from '../../src/dev/stack';
 import { logger } from '../../src/logger';
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createNetServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+import { eventually, freePort } from '../support/stack';
 
 /** A push channel that records what it receives. */
 async function startPushReceiver(): Promise<{ url: string; received: { id: string; type: string }[]; server: Server }> {
@@ -34,16 +25,6 @@ async function startPushReceiver(): Promise<{ url: string; received: { id: strin
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/push`, received, server };
-}
-
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'activation-e2e-'));
