@@ -52,7 +52,7 @@ export const CampaignTermsBody = z
   })
   .openapi('CampaignTerms');
 
-export const StateCounts = z.record(z.enum(ACTIVATION_STATES), z.number().int()).openapi('StateCounts');
+export const StateCounts = z.partialRecord(z.enum(ACTIVATION_STATES), z.number().int()).openapi('StateCounts');
 
 export const CampaignResponse = z
   .object({

@@ -1,0 +1,288 @@
+/**
+ * The operator CLI's command line: what each command takes, its help text, and the parsing of `argv` into one
+ * `Invocation`. Pure (no I/O, no process globals), so every usage rule is unit-tested without a server.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export const DEFAULT_API_URL = 'http://localhost:3000';
+
+export const REVIEW_STATES = ['OPEN', 'RESOLVED'] as const;
+export const REVIEW_ACTIONS = ['RETRY_REWARD', 'DISMISS'] as const;
+export type ReviewState = (typeof REVIEW_STATES)[number];
+export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
+
+export type Command =
+  | { name: 'settle'; file: string; idempotencyKey?: string; wait: boolean }
+  | { name: 'batch'; batchId: string; wait: boolean }
+  | { name: 'status'; campaignId: string; memberId: string }
+  | { name: 'reviews'; state?: ReviewState }
+  | { name: 'resolve'; reviewId: string; action: ReviewAction; note: string }
+  | { name: 'report'; campaignId: string };
+
+export type CommandName = Command['name'];
+
+export interface Invocation {
+  command: Command;
+  /** Base URL of the API, without a trailing slash. */
+  api: string;
+  json: boolean;
+}
+
+export type ParseResult =
+  | { kind: 'run'; invocation: Invocation }
+  | { kind: 'help'; text: string }
+  | { kind: 'usage-error'; message: string; usage: string };
+
+type OptionValues = Record<string, string | boolean | undefined>;
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Shown in help after the option name, e.g. `URL`. */
+  value?: string;
+  help: string;
+}
+
+interface CommandSpec {
+  synopsis: string;
+  summary: string;
+  /** More than one line of help, where the summary is not enough. */
+  details?: string[];
+  positionals: string[];
+  options: Record<string, OptionSpec>;
+  /** Builds the command, or returns what is wrong with the arguments. */
+  build(positionals: string[], values: OptionValues): Command | string;
+}
+
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  api: { type: 'string', value: 'URL', help: `the API's base URL (default: $API_URL, else ${DEFAULT_API_URL})` },
+  json: { type: 'boolean', help: "print the API's JSON instead of the readable format" },
+  help: { type: 'boolean', short: 'h', help: 'show help' },
+};
+
+const str = (values: OptionValues, name: string): string | undefined =>
+  typeof values[name] === 'string' ? values[name] : undefined;
+
+/** Case-insensitive match against an enum, so `dismiss` works as well as `DISMISS`. */
+const oneOf = <T extends string>(allowed: readonly T[], value: string): T | undefined =>
+  allowed.find((a) => a === value.toUpperCase());
+
+const COMMANDS: Record<CommandName, CommandSpec> = {
+  settle: {
+    synopsis: 'settle <file.csv> [--idempotency-key K] [--no-wait]',
+    summary: 'upload a settlement file, follow the batch, print its report',
+    details: [
+      'Streams the CSV file to POST /v1/settlements, then follows the batch with a progress bar on stderr until it',
+      'is COMPLETED or FAILED, and prints the batch report (counts and rejected lines). The same file (or the same',
+      'idempotency key) again is applied once: the CLI shows the existing batch. Exit 0 COMPLETED, 1 FAILED.',
+    ],
+    positionals: ['file.csv'],
+    options: {
+      'idempotency-key': {
+        type: 'string',
+        value: 'K',
+        help: 'the batch id to use (default: the SHA-256 of the file); 1-128 of A-Z a-z 0-9 _ . : -',
+      },
+      'no-wait': { type: 'boolean', help: 'print the batch id once the file is accepted; do not follow the batch' },
+    },
+    build: ([file], values) => ({
+      name: 'settle',
+      file,
+      ...(str(values, 'idempotency-key') !== undefined ? { idempotencyKey: str(values, 'idempotency-key') } : {}),
+      wait: values['no-wait'] !== true,
+    }),
+  },
+  batch: {
+    synopsis: 'batch <batchId> [--wait]',
+    summary: "print a settlement batch's report (--wait: follow it until it ends)",
+    positionals: ['batchId'],
+    options: { wait: { type: 'boolean', help: 'follow a RUNNING batch with a progress bar until it ends' } },
+    build: ([batchId], values) => ({ name: 'batch', batchId, wait: values.wait === true }),
+  },
+  status: {
+    synopsis: 'status <campaignId> <memberId>',
+    summary: "a member's balance view: state, amounts in A$, reward",
+    positionals: ['campaignId', 'memberId'],
+    options: {},
+    build: ([campaignId, memberId]) => ({ name: 'status', campaignId, memberId }),
+  },
+  reviews: {
+    synopsis: 'reviews [--state OPEN|RESOLVED]',
+    summary: 'list manual review items',
+    positionals: [],
+    options: { state: { type: 'string', value: 'OPEN|RESOLVED', help: 'only items in this state (default: all)' } },
+    build: (_positionals, values) => {
+      const given = str(values, 'state');
+      if (given === undefined) return { name: 'reviews' };
+      const state = oneOf(REVIEW_STATES, given);
+      return state ? { name: 'reviews', state } : `--state must be OPEN or RESOLVED, not "${given}"`;
+    },
+  },
+  resolve: {
+    synopsis: 'resolve <reviewId> <RETRY_REWARD|DISMISS> --note "..."',
+    summary: 'resolve a review item: issue the reward again, or dismiss it',
+    positionals: ['reviewId', 'RETRY_REWARD|DISMISS'],
+    options: { note: { type: 'string', value: '"..."', help: 'why (required; kept with the resolution)' } },
+    build: ([reviewId, givenAction], values) => {
+      const action = oneOf(REVIEW_ACTIONS, givenAction);
+      if (!action) return `the action must be RETRY_REWARD or DISMISS, not "${givenAction}"`;
+      const note = str(values, 'note');
+      if (note === undefined || note.trim() === '') return 'missing --note "...": say why';
+      return { name: 'resolve', reviewId, action, note };
+    },
+  },
+  report: {
+    synopsis: 'report <campaignId>',
+    summary: 'the campaign report: states, rewards, reviews, settlement monitoring',
+    positionals: ['campaignId'],
+    options: {},
+    build: ([campaignId]) => ({ name: 'report', campaignId }),
+  },
+};
+
+const isCommandName = (name: string): name is CommandName => Object.hasOwn(COMMANDS, name);
+
+const PROGRAM = 'npm run cli --';
+
+function optionLines(options: Record<string, OptionSpec>): string[] {
+  const rows = Object.entries(options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : ''}--${name}${o.value ? ` ${o.value}` : ''}`;
+    return [flag, o.help] as const;
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length));
+  return rows.map(([flag, help]) => `  ${flag.padEnd(width)}  ${help}`);
+}
+
+const EXIT_CODES = [
+  'Exit codes:',
+  '  0  success',
+  '  1  the API answered an error, or the settlement batch FAILED',
+  '  2  usage error (unknown command or option, missing argument, unreadable file)',
+  '  3  cannot reach the API',
+];
+
+export function globalHelp(): string {
+  const names = Object.keys(COMMANDS) as CommandName[];
+  const width = Math.max(...names.map((n) => COMMANDS[n].synopsis.length));
+  return [
+    `Usage: ${PROGRAM} <command> [arguments] [options]`,
+    '',
+    'Operator commands for the cold member activation API.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${COMMANDS[n].synopsis.padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    `Run "${PROGRAM} <command> --help" for a command's options.`,
+    '',
+    ...EXIT_CODES,
+    '',
+  ].join('\n');
+}
+
+export function commandHelp(name: CommandName): string {
+  const spec = COMMANDS[name];
+  return [
+    `Usage: ${PROGRAM} ${spec.synopsis} [global options]`,
+    '',
+    `${spec.summary[0].toUpperCase()}${spec.summary.slice(1)}.`,
+    ...(spec.details ? ['', ...spec.details] : []),
+    '',
+    ...(Object.keys(spec.options).length ? ['Options:', ...optionLines(spec.options), ''] : []),
+    'Global options:',
+    ...optionLines(GLOBAL_OPTIONS),
+    '',
+    ...EXIT_CODES,
+    '',
+  ].join('\n');
+}
+
+/** Every option of every command: one strict parse finds unknown options wherever they stand. */
+function allOptions(): NonNullable<ParseArgsConfig['options']> {
+  const specs = [GLOBAL_OPTIONS, ...Object.values(COMMANDS).map((c) => c.options)];
+  const out: NonNullable<ParseArgsConfig['options']> = {};
+  for (const options of specs) {
+    for (const [name, o] of Object.entries(options))
+      out[name] = { type: o.type, ...(o.short ? { short: o.short } : {}) };
+  }
+  return out;
+}
+
+/** The API base URL: `--api`, else `API_URL`, else the local default; must be http(s). */
+function apiUrl(given: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const raw = given ?? (env.API_URL || DEFAULT_API_URL);
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
+    return raw.replace(/\/+$/, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Parses the arguments after `node main.js`. Options may stand anywhere (before or after the command); an option
+ * that belongs to another command is a usage error rather than silently ignored.
+ */
+export function parseCommandLine(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): ParseResult {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: allOptions(), allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    return usageError(cleanParseError(err), undefined);
+  }
+  const values = parsed.values as OptionValues;
+  const [first, ...rest] = parsed.positionals;
+
+  // `help [command]` reads better in scripts and docs than `--help` after npm's `--`.
+  if (first === 'help') {
+    if (rest[0] !== undefined && isCommandName(rest[0])) return { kind: 'help', text: commandHelp(rest[0]) };
+    return rest[0] === undefined ? { kind: 'help', text: globalHelp() } : usageError(unknown(rest[0]), undefined);
+  }
+  if (first === undefined) {
+    return values.help ? { kind: 'help', text: globalHelp() } : usageError('missing command', undefined);
+  }
+  if (!isCommandName(first)) return usageError(unknown(first), undefined);
+  const spec = COMMANDS[first];
+  if (values.help) return { kind: 'help', text: commandHelp(first) };
+
+  for (const token of parsed.tokens) {
+    if (token.kind === 'option' && !(token.name in GLOBAL_OPTIONS) && !(token.name in spec.options)) {
+      return usageError(`option ${token.rawName} does not apply to "${first}"`, first);
+    }
+  }
+  if (rest.length < spec.positionals.length) {
+    return usageError(`missing <${spec.positionals[rest.length]}>`, first);
+  }
+  if (rest.length > spec.positionals.length) {
+    return usageError(`unexpected argument "${rest[spec.positionals.length]}"`, first);
+  }
+  const command = spec.build(rest, values);
+  if (typeof command === 'string') return usageError(command, first);
+
+  const api = apiUrl(str(values, 'api'), env);
+  if (api === undefined) {
+    return usageError(
+      `--api (or API_URL) must be an http:// or https:// URL, not "${str(values, 'api') ?? env.API_URL}"`,
+      first,
+    );
+  }
+  return { kind: 'run', invocation: { command, api, json: values.json === true } };
+}
+
+const unknown = (name: string) => `unknown command "${name}"`;
+
+function usageError(message: string, command: CommandName | undefined): ParseResult {
+  return { kind: 'usage-error', message, usage: command ? commandHelp(command) : globalHelp() };
+}
+
+/** parseArgs' messages mention its own API ("To specify a positional argument…"); keep the first sentence. */
+function cleanParseError(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split(/\.\s/)[0].replace(/\.$/, '');
+}

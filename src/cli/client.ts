@@ -1,0 +1,160 @@
+/**
+ * The CLI's HTTP client for API v1. It tells apart the ways a call can end badly, because each has its own exit
+ * code: the API answered with an error body (`ApiCallError`), something answered that is not the API
+ * (`UnexpectedResponseError`), nothing answered (`UnreachableError`), or the operator gave up (`InterruptedError`).
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ApiCallError, InterruptedError, UnexpectedResponseError, UnreachableError } from './errors';
+import type { ApiErrorBody } from './format';
+
+/** Silence allowed on a GET or a small POST. */
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Silence allowed on an upload: after the last byte the API commits the staged file (1M lines) before answering. */
+const UPLOAD_IDLE_TIMEOUT_MS = 300_000;
+
+export interface Answer<T> {
+  status: number;
+  body: T;
+}
+
+export interface ApiClient {
+  readonly baseUrl: string;
+  get<T>(path: string): Promise<T>;
+  postJson<T>(path: string, body: unknown): Promise<Answer<T>>;
+  /** Streams `body` as `text/csv`: it is read as the request is sent, never held whole. */
+  postCsv<T>(path: string, body: AsyncIterable<Uint8Array>, headers?: Record<string, string>): Promise<Answer<T>>;
+}
+
+/** Encodes one path segment (ids come from the operator's command line). */
+export const segment = (value: string): string => encodeURIComponent(value);
+
+interface RawAnswer {
+  status: number;
+  contentType: string | undefined;
+  text: string;
+}
+
+interface RawRequest {
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string | AsyncIterable<Uint8Array>;
+  /** Longest silence on the socket before giving up. */
+  idleTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+/**
+ * node:http rather than fetch: fetch refuses "bad ports" (1, 6000, 6665-6669, 10080, …) that an API may well listen
+ * on, and its timeouts cover a whole upload where only silence should count.
+ */
+function send(url: URL, req: RawRequest): Promise<RawAnswer> {
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise<RawAnswer>((resolve, reject) => {
+    const request = transport.request(url, { method: req.method, headers: req.headers, signal: req.signal });
+    request.setTimeout(req.idleTimeoutMs, () =>
+      request.destroy(
+        Object.assign(new Error(`no answer within ${req.idleTimeoutMs / 1000} s`), { code: 'ETIMEDOUT' }),
+      ),
+    );
+    request.once('error', reject);
+    request.once('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.once('error', reject);
+      res.once('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: res.headers['content-type'],
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+    });
+    if (typeof req.body === 'string' || req.body === undefined) {
+      request.end(req.body);
+      return;
+    }
+    // Streams with backpressure: the next chunk is read only when the socket has taken the last one. An answer
+    // before the end (the API rejecting the header) settles the promise; the pipeline's own error then does not.
+    pipeline(Readable.from(req.body), request).catch(reject);
+  });
+}
+
+/** `interrupt`: aborted on Ctrl-C; it cancels whatever request is in flight. */
+export function createClient(baseUrl: string, interrupt: AbortSignal = new AbortController().signal): ApiClient {
+  const call = async <T>(path: string, req: Omit<RawRequest, 'signal'>): Promise<Answer<T>> => {
+    const url = `${baseUrl}${path}`;
+    let raw: RawAnswer;
+    try {
+      raw = await send(new URL(url), { ...req, signal: interrupt });
+    } catch (err) {
+      if (interrupt.aborted) throw new InterruptedError(`interrupted: ${req.method} ${path} was cancelled`);
+      throw new UnreachableError(baseUrl, networkReason(err));
+    }
+    return readAnswer<T>(url, raw);
+  };
+
+  return {
+    baseUrl,
+    async get<T>(path: string) {
+      const { body } = await call<T>(path, {
+        method: 'GET',
+        headers: { Accept: 'application/json' },
+        idleTimeoutMs: REQUEST_TIMEOUT_MS,
+      });
+      return body;
+    },
+    postJson<T>(path: string, body: unknown) {
+      return call<T>(path, {
+        method: 'POST',
+        headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        idleTimeoutMs: REQUEST_TIMEOUT_MS,
+      });
+    },
+    postCsv<T>(path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}) {
+      return call<T>(path, {
+        method: 'POST',
+        headers: { Accept: 'application/json', 'Content-Type': 'text/csv', ...headers },
+        body,
+        idleTimeoutMs: UPLOAD_IDLE_TIMEOUT_MS,
+      });
+    },
+  };
+}
+
+function readAnswer<T>(url: string, res: RawAnswer): Answer<T> {
+  let body: unknown;
+  try {
+    body = res.text === '' ? undefined : JSON.parse(res.text);
+  } catch {
+    throw new UnexpectedResponseError(url, res.status, `not JSON (${res.contentType ?? 'no content type'})`);
+  }
+  if (res.status >= 200 && res.status < 300) return { status: res.status, body: body as T };
+  const error = (body as { error?: Partial<ApiErrorBody> } | undefined)?.error;
+  if (typeof error?.code !== 'string' || typeof error.message !== 'string') {
+    throw new UnexpectedResponseError(url, res.status, 'an error without the API error body');
+  }
+  throw new ApiCallError(res.status, { code: error.code, message: error.message, details: error.details ?? [] }, body);
+}
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'host name lookup failed',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+/** The socket error's code (ECONNREFUSED, ENOTFOUND, …) is what an operator can act on, so name it. */
+function networkReason(err: unknown): string {
+  // A host with several addresses (localhost: ::1 and 127.0.0.1) fails with an AggregateError of one per address.
+  if (err instanceof AggregateError && err.errors.length > 0) return networkReason(err.errors[0]);
+  const e = err as { code?: unknown; message?: unknown };
+  if (e.code === 'ETIMEDOUT' && typeof e.message === 'string') return e.message;
+  if (typeof e.code === 'string') return NETWORK_ERRORS[e.code] ? `${e.code}: ${NETWORK_ERRORS[e.code]}` : e.code;
+  return typeof e.message === 'string' ? e.message : String(err);
+}

@@ -1,0 +1,222 @@
+/**
+ * What each CLI command does: calls to the API, printed in the human format or as JSON. Output goes through the
+ * injected `Io`, so `main.ts` alone touches the process (argv, env, exit code, signals).
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command, Invocation } from './args';
+import { segment, type ApiClient } from './client';
+import { CliUsageError, InterruptedError } from './errors';
+import {
+  formatAccepted,
+  formatCampaignReport,
+  formatMember,
+  formatResolution,
+  formatReviews,
+  formatSettlementReport,
+  type CampaignReport,
+  type MemberView,
+  type ReviewItem,
+  type ReviewList,
+  type SettlementAccepted,
+  type SettlementReport,
+} from './format';
+import { BYTES, ProgressDisplay, ProgressMeter, RECORDS, type DisplayTarget } from './progress';
+
+/** How often a running batch is asked for its progress: fresh enough for a progress bar, light on PostgreSQL. */
+const POLL_INTERVAL_MS = 1_000;
+/** Smaller files upload in a blink; a progress bar would only flicker. */
+const UPLOAD_PROGRESS_MIN_BYTES = 1024 * 1024;
+
+export interface Io {
+  /** Results: the human format or JSON. */
+  out(text: string): void;
+  /** Progress and diagnostics, so `--json` output stays parseable. */
+  err: DisplayTarget;
+  /** Aborted when the operator presses Ctrl-C. */
+  signal: AbortSignal;
+}
+
+interface Ctx {
+  client: ApiClient;
+  io: Io;
+  json: boolean;
+}
+
+/** Runs one command; resolves to its exit code, throws what `main` maps to the other exit codes. */
+export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Promise<number> {
+  const ctx: Ctx = { client, io, json: inv.json };
+  const cmd: Command = inv.command;
+  switch (cmd.name) {
+    case 'settle':
+      return settle(ctx, cmd);
+    case 'batch':
+      return batch(ctx, cmd.batchId, cmd.wait);
+    case 'status':
+      return show(ctx, await client.get<MemberView>(memberPath(cmd.campaignId, cmd.memberId)), formatMember);
+    case 'reviews': {
+      const list = await client.get<ReviewList>(`/v1/reviews${cmd.state ? `?state=${cmd.state}` : ''}`);
+      return show(ctx, list, (l) => formatReviews(l, cmd.state));
+    }
+    case 'resolve': {
+      const path = `/v1/reviews/${segment(cmd.reviewId)}/resolve`;
+      const { body } = await client.postJson<ReviewItem>(path, { action: cmd.action, note: cmd.note });
+      return show(ctx, body, formatResolution);
+    }
+    case 'report':
+      return show(
+        ctx,
+        await client.get<CampaignReport>(`/v1/campaigns/${segment(cmd.campaignId)}/report`),
+        formatCampaignReport,
+      );
+  }
+}
+
+const memberPath = (campaignId: string, memberId: string) =>
+  `/v1/campaigns/${segment(campaignId)}/members/${segment(memberId)}`;
+
+function print<T>(ctx: Ctx, body: T, human: (body: T) => string): void {
+  ctx.io.out(`${ctx.json ? JSON.stringify(body, null, 2) : human(body)}\n`);
+}
+
+function show<T>(ctx: Ctx, body: T, human: (body: T) => string): number {
+  print(ctx, body, human);
+  return 0;
+}
+
+export const followHint = (batchId: string): string => `npm run cli -- batch ${batchId} --wait`;
+
+async function settle(ctx: Ctx, cmd: Extract<Command, { name: 'settle' }>): Promise<number> {
+  const file = await openCsv(cmd.file);
+  const size = (await file.stat()).size;
+  const display = new ProgressDisplay(ctx.io.err);
+  const meter = new ProgressMeter();
+  let readError: unknown;
+
+  // Read the file chunk by chunk as fetch sends it: memory stays flat whatever the size.
+  async function* chunks(): AsyncGenerator<Uint8Array> {
+    let sent = 0;
+    try {
+      for await (const chunk of file.createReadStream() as AsyncIterable<Buffer>) {
+        sent += chunk.length;
+        if (size >= UPLOAD_PROGRESS_MIN_BYTES) {
+          meter.record(sent, ctx.io.err.now());
+          display.update({
+            label: 'uploading',
+            done: sent,
+            total: size,
+            unit: BYTES,
+            rate: meter.rate(),
+            eta: meter.eta(size),
+          });
+        }
+        yield chunk;
+      }
+    } catch (err) {
+      readError = err;
+      throw err;
+    }
+  }
+
+  let answer;
+  try {
+    answer = await ctx.client.postCsv<SettlementAccepted>(
+      '/v1/settlements',
+      chunks(),
+      cmd.idempotencyKey === undefined ? {} : { 'Idempotency-Key': cmd.idempotencyKey },
+    );
+  } catch (err) {
+    // A read error surfaces from fetch like a network error; name the file instead of blaming the API.
+    if (readError !== undefined) throw new CliUsageError(`cannot read ${cmd.file}: ${describe(readError)}`);
+    throw err;
+  } finally {
+    display.finish();
+    await file.close().catch(() => undefined);
+  }
+
+  const accepted = answer.body;
+  const created = answer.status === 202;
+  if (!cmd.wait) {
+    print(ctx, accepted, (a) => formatAccepted(a, created, followHint(a.batchId)));
+    return 0;
+  }
+  ctx.io.err.write(
+    created
+      ? `Batch ${accepted.batchId}: ${grouped(accepted.records ?? 0)} records staged, ` +
+          `${grouped(accepted.rejected ?? 0)} rejected at staging.\n`
+      : `Batch ${accepted.batchId} was submitted before; it is applied once. Its report:\n`,
+  );
+  return follow(ctx, accepted.batchId);
+}
+
+async function openCsv(file: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, 'r');
+  } catch (err) {
+    throw new CliUsageError(`cannot read ${file}: ${describe(err)}`);
+  }
+  if (!(await handle.stat()).isFile()) {
+    await handle.close();
+    throw new CliUsageError(`${file} is not a file`);
+  }
+  return handle;
+}
+
+const grouped = (n: number): string => n.toLocaleString('en-AU');
+
+const describe = (err: unknown): string => {
+  const e = err as { code?: unknown; message?: unknown };
+  return typeof e.code === 'string' ? e.code : String(e.message ?? err);
+};
+
+async function batch(ctx: Ctx, batchId: string, wait: boolean): Promise<number> {
+  if (wait) return follow(ctx, batchId);
+  const report = await ctx.client.get<SettlementReport>(batchPath(batchId));
+  return printBatch(ctx, report);
+}
+
+const batchPath = (batchId: string) => `/v1/settlements/${segment(batchId)}`;
+
+/** Polls the batch with a progress bar until it is COMPLETED or FAILED, then prints its report. */
+async function follow(ctx: Ctx, batchId: string): Promise<number> {
+  const display = new ProgressDisplay(ctx.io.err);
+  const meter = new ProgressMeter();
+  let report: SettlementReport;
+  try {
+    for (;;) {
+      report = await ctx.client.get<SettlementReport>(batchPath(batchId));
+      meter.record(report.processed, ctx.io.err.now());
+      display.update({
+        label: 'settling',
+        done: report.processed,
+        total: report.records,
+        unit: RECORDS,
+        rate: meter.rate(),
+        eta: meter.eta(report.records),
+      });
+      if (report.state !== 'RUNNING') break;
+      await pause(ctx.io.signal, batchId);
+    }
+  } finally {
+    display.finish();
+  }
+  return printBatch(ctx, report);
+}
+
+async function pause(signal: AbortSignal, batchId: string): Promise<void> {
+  try {
+    await sleep(POLL_INTERVAL_MS, undefined, { signal });
+  } catch {
+    throw new InterruptedError(
+      `stopped following batch ${batchId}; it keeps running on the server. Follow it again: ${followHint(batchId)}`,
+    );
+  }
+}
+
+function printBatch(ctx: Ctx, report: SettlementReport): number {
+  print(ctx, report, formatSettlementReport);
+  if (report.state !== 'FAILED') return 0;
+  ctx.io.err.write(`error: settlement batch ${report.batchId} FAILED${report.failure ? `: ${report.failure}` : ''}\n`);
+  return 1;
+}

@@ -1,0 +1,231 @@
+/**
+ * The CLI's human format: API answers turned into aligned text for an operator's terminal. Pure functions of the
+ * response bodies; `--json` bypasses them and prints the bodies as they came.
+ */
+import type { z } from 'zod';
+import type * as s from '../api/schemas';
+import { ACTIVATION_STATES, type ActivationState } from '../domain/model';
+
+export type MemberView = z.infer<typeof s.MemberResponse>;
+export type ReviewItem = z.infer<typeof s.ReviewItem>;
+export type ReviewList = z.infer<typeof s.ReviewList>;
+/** `counts` lists only the states that have enrollments (zod 4 infers a record over an enum as exhaustive). */
+export type CampaignReport = Omit<z.infer<typeof s.CampaignReportResponse>, 'counts'> & {
+  counts: Partial<Record<ActivationState, number>>;
+};
+export type SettlementReport = z.infer<typeof s.SettlementReport>;
+export type SettlementAccepted = z.infer<typeof s.SettlementAccepted>;
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  details?: unknown[];
+}
+
+/** Integer cents as Australian dollars: `A$1,234.56`. */
+export function formatCents(cents: number): string {
+  const sign = cents < 0 ? '-' : '';
+  const abs = Math.abs(cents);
+  const dollars = Math.floor(abs / 100).toLocaleString('en-AU');
+  return `${sign}A$${dollars}.${String(abs % 100).padStart(2, '0')}`;
+}
+
+const count = (n: number): string => n.toLocaleString('en-AU');
+const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)} ${n === 1 ? one : many}`;
+
+/** Times to the second, always UTC: easy to read, still unambiguous. */
+export function formatTime(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
+}
+
+export function formatShare(share: number | null): string {
+  return share === null ? 'n/a' : `${(share * 100).toFixed(1)}%`;
+}
+
+/** `label  value` rows with the labels padded to one width, indented under a heading. */
+function rows(items: readonly (readonly [string, string] | undefined)[], indent = '  '): string[] {
+  const present = items.filter((r): r is readonly [string, string] => r !== undefined);
+  const width = Math.max(0, ...present.map(([label]) => label.length));
+  return present.map(([label, value]) => `${indent}${label.padEnd(width)}  ${value}`);
+}
+
+/** A table with a header row; every column but the last padded, so a long last column (a reason) never misaligns. */
+export function formatTable(headers: readonly string[], body: readonly (readonly string[])[]): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...body.map(line)];
+}
+
+function formatReward(r: NonNullable<MemberView['reward']>): string {
+  const points = `${count(r.points)} points`;
+  if (r.status === 'ISSUED') {
+    return `ISSUED: ${points}${r.creditId ? `, credit ${r.creditId}` : ''}${r.issuedAt ? ` at ${formatTime(r.issuedAt)}` : ''}`;
+  }
+  if (r.status === 'FAILED') return `FAILED: ${points} not issued${r.failure ? ` (${r.failure})` : ''}`;
+  return `PENDING: ${points} being issued (idempotency key ${r.idempotencyKey})`;
+}
+
+export function formatMember(m: MemberView): string {
+  const d = m.disqualifiedBy;
+  return [
+    `Member ${m.memberId} in campaign ${m.campaignId}`,
+    ...rows([
+      ['state', m.state],
+      ['counted', `${formatCents(m.countedCents)} of ${formatCents(m.targetCents)} target`],
+      ['  instant', `${formatCents(m.instantCents)} (real-time loads not settled yet)`],
+      ['  settled', formatCents(m.settledCents)],
+      ['pending', `${formatCents(m.pendingCents)} (delayed loads waiting to settle; not counted yet)`],
+      ['remaining', formatCents(m.remainingCents)],
+      ['reward', m.reward ? formatReward(m.reward) : 'none yet'],
+      d
+        ? [
+            'disqualified',
+            `by withdrawal ${d.transactionId}: ${formatCents(d.amountCents)} via ${d.channel} at ${formatTime(d.occurredAt)}`,
+          ]
+        : undefined,
+      ['enrolled', formatTime(m.enrolledAt)],
+      ['window ends', formatTime(m.windowEndsAt)],
+      ['evaluates at', formatTime(m.evaluatesAt)],
+      ['updated', formatTime(m.updatedAt)],
+    ]),
+  ].join('\n');
+}
+
+export function formatReviews(list: ReviewList, state?: string): string {
+  if (list.items.length === 0) return `No ${state ? `${state} ` : ''}review items.`;
+  const table = formatTable(
+    ['ID', 'STATE', 'CAMPAIGN', 'MEMBER', 'KIND', 'CREATED', 'REASON'],
+    list.items.map((r) => [
+      r.id,
+      r.resolution ? `${r.state} (${r.resolution.action})` : r.state,
+      r.campaignId,
+      r.memberId,
+      r.kind,
+      formatTime(r.createdAt),
+      r.reason,
+    ]),
+  );
+  return [...table, '', plural(list.items.length, `${state ? `${state} ` : ''}review item`)].join('\n');
+}
+
+export function formatResolution(r: ReviewItem): string {
+  const res = r.resolution;
+  return [
+    `Review ${r.id} ${r.state}${res ? `: ${res.action}` : ''}`,
+    ...rows([
+      ['member', `${r.memberId} in campaign ${r.campaignId}`],
+      ['kind', r.kind],
+      ['reason', r.reason],
+      res ? ['note', res.note] : undefined,
+      res ? ['resolved', `${formatTime(res.resolvedAt)}${res.resolvedBy ? ` by ${res.resolvedBy}` : ''}`] : undefined,
+      res?.retryWorkflowId
+        ? ['retry', `workflow ${res.retryWorkflowId} issues the reward again (same idempotency key)`]
+        : undefined,
+    ]),
+  ].join('\n');
+}
+
+export function formatCampaignReport(r: CampaignReport): string {
+  const states = ACTIVATION_STATES.filter((st) => (r.counts[st] ?? 0) > 0).map(
+    (st) => [`  ${st}`, count(r.counts[st] ?? 0)] as const,
+  );
+  const disc = r.settlementDiscrepancies;
+  const late = r.lateSettlements;
+  const grace = r.graceEffectiveness;
+  const lines = [
+    `Campaign ${r.campaignId} (report of ${formatTime(r.generatedAt)})`,
+    ...rows([
+      ['enrollments', count(r.enrollments)],
+      ...states,
+      ['rewards issued', `${count(r.rewards.issued)} (${count(r.rewards.pointsIssued)} points)`],
+      ['rewards failed', count(r.rewards.failed)],
+      ['open reviews', count(r.openReviews)],
+      [
+        'discrepancies',
+        `${plural(disc.members, 'member')} with instant loads above settled by more than ` +
+          `${formatCents(disc.thresholdCents)}, ${disc.afterDays} days after the load`,
+      ],
+      ['late settlements', `${plural(late.members, 'member')} (${formatShare(late.share)} of enrollments)`],
+      [
+        'grace period',
+        `${count(grace.settledBeforeEvaluation)} of ${plural(grace.delayedLoads, 'in-window delayed load')} settled ` +
+          `before evaluation (${formatShare(grace.share)})`,
+      ],
+    ]),
+  ];
+  if (disc.top.length > 0) {
+    lines.push(
+      '',
+      'Largest settlement discrepancies:',
+      ...formatTable(
+        ['  MEMBER', 'INSTANT', 'SETTLED', 'DIFFERENCE'],
+        disc.top.map((t) => [
+          `  ${t.memberId}`,
+          formatCents(t.instantCents),
+          formatCents(t.settledCents),
+          formatCents(t.differenceCents),
+        ]),
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+function duration(startedAt: string, completedAt: string): string {
+  const ms = Date.parse(completedAt) - Date.parse(startedAt);
+  if (!Number.isFinite(ms) || ms < 0) return '';
+  return ms < 60_000 ? ` (took ${(ms / 1000).toFixed(1)} s)` : ` (took ${Math.round(ms / 60_000)} min)`;
+}
+
+export function formatSettlementReport(b: SettlementReport): string {
+  const lines = [
+    `Settlement batch ${b.batchId}: ${b.state}`,
+    ...rows([
+      ['records', count(b.records)],
+      b.state === 'RUNNING' ? ['processed', `${count(b.processed)} of ${count(b.records)}`] : undefined,
+      ['applied', `${count(b.applied)}${b.returned > 0 ? ` (${count(b.returned)} returned)` : ''}`],
+      ['duplicates', count(b.duplicates)],
+      ['no enrollment', count(b.noEnrollment)],
+      ['late', count(b.late)],
+      ['rejected', count(b.rejectedCount)],
+      ['started', formatTime(b.startedAt)],
+      b.completedAt ? ['completed', `${formatTime(b.completedAt)}${duration(b.startedAt, b.completedAt)}`] : undefined,
+      b.failure ? ['failure', b.failure] : undefined,
+    ]),
+  ];
+  if (b.rejected.length > 0) {
+    lines.push('', 'Rejected lines:', ...b.rejected.map((r) => `  line ${r.line}: ${r.reason}`));
+    const unlisted = b.rejectedCount - b.rejected.length;
+    if (unlisted > 0)
+      lines.push(`  … and ${count(unlisted)} more (the API lists the first ${count(b.rejected.length)})`);
+  }
+  return lines.join('\n');
+}
+
+/** What `settle --no-wait` prints: the batch id, and how to come back to it. */
+export function formatAccepted(a: SettlementAccepted, created: boolean, followHint: string): string {
+  const head = created
+    ? `Settlement batch ${a.batchId} accepted: ${plural(a.records ?? 0, 'record')}` +
+      `${a.rejected ? `, ${count(a.rejected)} rejected at staging` : ''}.`
+    : `Settlement batch ${a.batchId} was submitted before; it is applied once.`;
+  return `${head}\nFollow it with: ${followHint}`;
+}
+
+/** `CODE: message`, then the details (zod issues read as `path: message`) that the message does not already say. */
+export function formatApiError(e: ApiErrorBody): string {
+  const details = (e.details ?? []).map((d) => {
+    const issue = d as { path?: unknown; message?: unknown };
+    return typeof issue.path === 'string' && typeof issue.message === 'string'
+      ? `${issue.path}: ${issue.message}`
+      : JSON.stringify(d);
+  });
+  return [`${e.code}: ${e.message}`, ...details.filter((d) => !e.message.includes(d)).map((d) => `  ${d}`)].join('\n');
+}
