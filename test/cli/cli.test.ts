@@ -3,28 +3,15 @@
  * `npm start` runs: embedded PostgreSQL, the Temporal dev server, the worker, the API.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
-import { startStack, type Stack } from '../../src/dev/stack';
-import { logger } from '../../src/logger';
+import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 const root = path.resolve(__dirname, '..', '..');
 const cliPath = path.join(root, 'dist', 'src', 'cli', 'main.js');
 /** A CLI run that takes longer than this is hung: kill it and say so, rather than wait for Jest's timeout. */
 const CLI_TIMEOUT_MS = 60_000;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 interface CliResult {
   code: number | null;
@@ -58,30 +45,10 @@ function cli(...args: string[]): Promise<CliResult> {
 
 const parseJson = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
 
-async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const dataDir = mkdtempSync(path.join(os.tmpdir(), 'activation-cli-'));
-// Embedded PostgreSQL runs as the unprivileged "postgres" user, who must be able to enter the directory.
-chmodSync(dataDir, 0o755);
 const filesDir = mkdtempSync(path.join(os.tmpdir(), 'activation-cli-files-'));
-let stack: Stack | undefined;
+let stack: TestStack | undefined;
 
-const api = async <T>(method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${stack!.apiUrl}${p}`, {
-    method,
-    headers: { 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-};
+const api = <T>(method: string, p: string, body?: unknown) => stack!.api<T>(method, p, body);
 
 const HEADER = 'transactionId,memberId,kind,amountCents,currency,channel,occurredAt,settledAt,status';
 let settlementFile: string;
@@ -92,17 +59,7 @@ beforeAll(async () => {
     cwd: root,
     stdio: 'pipe',
   });
-  const env = {
-    DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    POINTS_API_PORT: String(await freePort()),
-    POINTS_API_TIMEOUT_MS: '1500',
-    CAMPAIGN_ID: 'cli-default',
-  };
-  stack = await startStack(loadConfig(env), { logger: logger.child({}, { level: 'warn' }) });
+  stack = await startTestStack({ CAMPAIGN_ID: 'cli-default' });
 
   // A month-long campaign with two members, and one of two seconds whose member ends NOT_ELIGIBLE before the
   // settlement file brings the load that would have qualified them (late news: a review item).
@@ -175,8 +132,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  await stack?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
+  await stack?.destroy();
   rmSync(filesDir, { recursive: true, force: true });
 }, 60_000);
 
