@@ -43,6 +43,15 @@ const schema = z.object({
   REWARD_RETRY_FOR: duration('REWARD_RETRY_FOR').default('PT24H'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_SHUTDOWN_GRACE: duration('WORKER_SHUTDOWN_GRACE').default('PT10S'),
+  /** A workflow bundle built by `npm run build` (dist/workflow-bundle.js); unset → bundled at worker start. */
+  WORKFLOW_BUNDLE: z
+    .string()
+    .optional()
+    .transform((v) => (v === '' ? undefined : v)),
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(1_000),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).default(40),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
+  SETTLEMENT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
 });
 
 export type Env = z.infer<typeof schema>;

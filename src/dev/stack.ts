@@ -17,7 +17,7 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { parseDurationMs } from '../domain/terms';
 import { logger as rootLogger, type Logger } from '../logger';
-import { createWorker } from '../workers/worker';
+import { createWorker, workerTuning } from '../workers/worker';
 import { startPointsApi } from './points-api';
 import { startEmbeddedPostgres } from './postgres';
 import { startTemporalDevServer } from './temporal-dev-server';
@@ -126,6 +126,7 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         deps: { db, pointsApiUrl, pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS, notifyUrl: config.NOTIFY_URL },
         shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
+        ...workerTuning(config),
       });
       const running = worker.run();
       workerDone = running.catch((err: unknown) => {

@@ -4,7 +4,7 @@ import { loadConfig } from '../config';
 import { parseDurationMs } from '../domain/terms';
 import { createPool } from '../db/pool';
 import { logger } from '../logger';
-import { createWorker } from './worker';
+import { createWorker, workerTuning } from './worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
       notifyUrl: config.NOTIFY_URL,
     },
     shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
+    ...workerTuning(config),
   });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {

@@ -3,6 +3,7 @@ import { Client } from '@temporalio/client';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createSettlementActivities } from '../activities/settlement';
+import type { Config } from '../config';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -16,6 +17,19 @@ export interface WorkerSetup {
   settlementConcurrency?: number;
   extra?: Partial<WorkerOptions>;
 }
+
+/** The worker's tuning from the environment (see the README's configuration table). */
+export const workerTuning = (
+  config: Config,
+): Pick<WorkerSetup, 'workflowBundlePath' | 'settlementConcurrency' | 'extra'> => ({
+  ...(config.WORKFLOW_BUNDLE ? { workflowBundlePath: config.WORKFLOW_BUNDLE } : {}),
+  settlementConcurrency: config.SETTLEMENT_CONCURRENCY,
+  extra: {
+    maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
+    maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
+  },
+});
 
 export async function createWorker(setup: WorkerSetup): Promise<Worker> {
   return Worker.create({

@@ -25,6 +25,8 @@ const startWorker = (): ChildProcess => {
       TEMPORAL_ADDRESS: stack.temporalAddress,
       DATABASE_URL: stack.databaseUrl,
       POINTS_API_URL: stack.pointsApiUrl,
+      // The bundle Jest's global setup built: the worker starts in a second instead of running webpack.
+      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
