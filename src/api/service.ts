@@ -19,6 +19,7 @@ import { settlementWorkflowId, type settlementBatch } from '../workflows/settlem
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
 import { enrollmentsOfMember, getEnrollment, getLedger, insertEnrollment, type Enrollment } from '../db/enrollments';
 import type { Db } from '../db/pool';
+import { enrollmentSummary } from '../domain/describe';
 import { explain } from '../domain/evaluation';
 import { hasVerdict, rewardIdempotencyKey, workflowIdFor, type TransactionEvent } from '../domain/model';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
@@ -127,6 +128,7 @@ export function createService(deps: ServiceDeps) {
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           workflowIdConflictPolicy: 'FAIL',
           memo: { schedule, campaign: terms },
+          staticSummary: enrollmentSummary(memberId, campaignId, terms.targetCents, terms.rewardPoints, schedule),
           typedSearchAttributes: [
             { key: CampaignIdKey, value: campaignId },
             { key: MemberIdKey, value: memberId },

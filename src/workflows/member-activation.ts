@@ -13,6 +13,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  setCurrentDetails,
   currentUpdateInfo,
   log,
   proxyActivities,
@@ -32,6 +33,7 @@ import {
   windowState,
   type Verdict,
 } from '../domain/evaluation';
+import { currentDetails } from '../domain/describe';
 import { lateImpact } from '../domain/late';
 import { applyEvent, type Ledger } from '../domain/ledger';
 import { assertTransition, isWindowState } from '../domain/lifecycle';
@@ -113,12 +115,14 @@ export interface ActivationResult {
 }
 
 const { recordProgress } = proxyActivities<Activities>({
+  summary: 'Record progress in PostgreSQL: audit lines, member view, ledger',
   startToCloseTimeout: '30s',
   // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
 const { notify } = proxyActivities<Activities>({
+  summary: 'Notify the member (recorded, then pushed; best effort)',
   startToCloseTimeout: '15s',
   // Best effort: a failing push channel never blocks or fails an enrollment.
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
@@ -152,11 +156,14 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     s.viewDirty = true;
   };
 
+  /** Search attributes for operators' queries, and the current details the Web UI shows, in words. */
   const publishSearchAttributes = (): void => {
+    const t = totals(s.ledger, schedule);
     upsertSearchAttributes([
       { key: ActivationStateKey, value: s.state },
-      { key: CountedCentsKey, value: totals(s.ledger, schedule).countedCents },
+      { key: CountedCentsKey, value: t.countedCents },
     ]);
+    setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, schedule, s.verdict));
   };
 
   const moveTo = (next: ActivationState, why: string): void => {
@@ -467,6 +474,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   async function issueTheReward(): Promise<void> {
     const reward = s.reward!;
     const { issueReward } = proxyActivities<Activities>({
+      summary: `Credit ${reward.points} points (idempotency key ${reward.idempotencyKey})`,
       startToCloseTimeout: '20s',
       scheduleToCloseTimeout: input.rewardRetryForMs,
       retry: {

@@ -31,6 +31,10 @@ describe('the member workflow', () => {
       expect((await m.view()).state).toBe('ACTIVE');
       await m.send({ amountCents: 20_000, channel: 'APPLE_PAY', occurredAt: m.at(2 * HOUR) });
       expect(await m.view()).toMatchObject({ state: 'GOAL_ACHIEVED', countedCents: 50_000, remainingCents: 0 });
+      // What the Web UI shows as the workflow's current details.
+      const metadata = await m.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toContain('**GOAL_ACHIEVED** — on target');
+      expect(metadata.currentDetails).toContain('counted A$500.00 of A$500.00');
 
       await bench.env.sleep(30 * DAY + HOUR);
       expect((await m.view()).state).toBe('CONFIRMING');
