@@ -12,7 +12,7 @@ import type { Db } from '../db/pool';
 import { finishBatch, nextRecords, recordOutcomes, type LineResult } from '../db/settlements';
 import type { TransactionEvent } from '../domain/model';
 import { classifyLine, type EnrollmentAnswer } from '../domain/settlement';
-import { applyTransactionUpdate } from '../workflows/messages';
+import { applyTransactionsUpdate, MAX_EVENTS_PER_UPDATE } from '../workflows/messages';
 
 export interface SettlementActivityDeps {
   db: Db;
@@ -41,15 +41,28 @@ export const createSettlementActivities = (deps: SettlementActivityDeps) => {
   const { db, temporal } = deps;
   const concurrency = deps.concurrency ?? 32;
 
-  /** Hands the record to one enrollment; a closed workflow means the enrollment has its verdict: late news. */
-  const applyTo = async (ref: EnrollmentRef, event: TransactionEvent, updateId: string): Promise<EnrollmentAnswer> => {
+  /**
+   * Hands one member's records (in file order) to one enrollment in a single update; a closed workflow means the
+   * enrollment has its verdict: each record is late news.
+   */
+  const applyTo = async (
+    ref: EnrollmentRef,
+    events: TransactionEvent[],
+    updateId: string,
+  ): Promise<EnrollmentAnswer[]> => {
     try {
       return await temporal.workflow
         .getHandle(ref.workflowId)
-        .executeUpdate(applyTransactionUpdate, { args: [event], updateId });
+        .executeUpdate(applyTransactionsUpdate, { args: [events], updateId });
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) return recordLateArrival(db, ref, event);
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) return 'CONFLICT';
+      if (err instanceof WorkflowNotFoundError) {
+        const late: EnrollmentAnswer[] = [];
+        for (const ev of events) late.push(await recordLateArrival(db, ref, ev));
+        return late;
+      }
+      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+        return events.map(() => 'CONFLICT');
+      }
       throw err;
     }
   };
@@ -84,23 +97,32 @@ export const createSettlementActivities = (deps: SettlementActivityDeps) => {
       let finished = 0;
       const worker = async () => {
         for (let lane = queue.shift(); lane; lane = queue.shift()) {
-          for (const i of lane) {
-            const { line, record } = todo[i];
-            const event: TransactionEvent = { source: 'SETTLEMENT', ...record, receivedAt, batchId, line };
-            const refs = byMember.get(record.memberId) ?? [];
-            const answers = await Promise.all(refs.map((ref) => applyTo(ref, event, `${batchId}:${line}`)));
-            const outcome = classifyLine(answers);
-            results[i] = {
-              line,
-              outcome,
-              returned: outcome === 'APPLIED' && record.status === 'RETURNED',
-              ...(outcome === 'REJECTED'
-                ? {
-                    reason: `contradicts what the enrollment knows of ${record.transactionId} (another kind, or settled after a return)`,
-                  }
-                : {}),
-            };
-            finished += 1;
+          for (let from = 0; from < lane.length; from += MAX_EVENTS_PER_UPDATE) {
+            const part = lane.slice(from, from + MAX_EVENTS_PER_UPDATE);
+            const events = part.map((i): TransactionEvent => {
+              const { line, record } = todo[i];
+              return { source: 'SETTLEMENT', ...record, receivedAt, batchId, line };
+            });
+            const refs = byMember.get(events[0].memberId) ?? [];
+            // The same lines get the same update id when a cut-short chunk is applied again.
+            const lines = part.map((i) => todo[i].line);
+            const updateId = `${batchId}:${lines[0]}..${lines[lines.length - 1]}#${lines.length}`;
+            const answers = await Promise.all(refs.map((ref) => applyTo(ref, events, updateId)));
+            part.forEach((i, k) => {
+              const { line, record } = todo[i];
+              const outcome = classifyLine(answers.map((a) => a[k]));
+              results[i] = {
+                line,
+                outcome,
+                returned: outcome === 'APPLIED' && record.status === 'RETURNED',
+                ...(outcome === 'REJECTED'
+                  ? {
+                      reason: `contradicts what the enrollment knows of ${record.transactionId} (another kind, or settled after a return)`,
+                    }
+                  : {}),
+              };
+            });
+            finished += part.length;
           }
         }
       };

@@ -148,11 +148,14 @@ export interface StagedRecord {
   record: SettlementRecord;
 }
 
-/** The next lines still to apply, in line order. */
+/**
+ * The next lines still to apply, member by member and in file order within a member: a chunk holds few members
+ * with many lines each, so each member workflow takes its lines in one update.
+ */
 export async function nextRecords(db: Queryable, batchId: string, limit: number): Promise<StagedRecord[]> {
   const { rows } = await db.query<{ line: number; record: SettlementRecord }>(
     `SELECT r.line, r.record FROM settlement_records r JOIN settlement_batches b USING (batch_pk)
-     WHERE b.batch_id = $1 AND r.outcome IS NULL ORDER BY r.line LIMIT $2`,
+     WHERE b.batch_id = $1 AND r.outcome IS NULL ORDER BY r.member_id, r.line LIMIT $2`,
     [batchId, limit],
   );
   return rows;

@@ -50,6 +50,8 @@ import { remainingCents, type MemberView, type RewardView } from '../domain/view
 import {
   ErrorType,
   applyTransactionUpdate,
+  applyTransactionsUpdate,
+  MAX_EVENTS_PER_UPDATE,
   cancelUpdate,
   explanationQuery,
   memberViewQuery,
@@ -103,7 +105,7 @@ export interface CarriedState {
    * can deliver an update again on the next run when it completed in the task that continued as new
    * (temporalio/temporal#6375); the repeat gets the first answer and changes nothing. Absent in older runs.
    */
-  answers?: [updateId: string, outcome: TransactionOutcome][];
+  answers?: [updateId: string, outcome: TransactionOutcome | TransactionOutcome[]][];
 }
 
 const ANSWERS_KEPT = 1_000;
@@ -305,27 +307,36 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   setHandler(transactionSignal, (ev) => {
     accept(ev);
   });
-  setHandler(
-    applyTransactionUpdate,
-    (ev) => {
-      const updateId = currentUpdateInfo()?.id;
-      const answers = (s.answers ??= []);
-      const earlier = answers.find(([id]) => id === updateId);
-      if (earlier) return earlier[1];
-      const outcome = accept(ev);
-      if (updateId) {
-        answers.push([updateId, outcome]);
-        if (answers.length > ANSWERS_KEPT) answers.splice(0, answers.length - ANSWERS_KEPT);
+  /** Answers a repeated update id with its first answer (see `answers`), else runs `apply` and remembers. */
+  const answerOnce = <T extends TransactionOutcome | TransactionOutcome[]>(apply: () => T): T => {
+    const updateId = currentUpdateInfo()?.id;
+    const answers = (s.answers ??= []);
+    const earlier = answers.find(([id]) => id === updateId);
+    if (earlier) return earlier[1] as T;
+    const outcome = apply();
+    if (updateId) {
+      answers.push([updateId, outcome]);
+      if (answers.length > ANSWERS_KEPT) answers.splice(0, answers.length - ANSWERS_KEPT);
+    }
+    return outcome;
+  };
+  setHandler(applyTransactionUpdate, (ev) => answerOnce(() => accept(ev)), {
+    validator: (ev) => {
+      const problem = validateTransactionEvent(ev, memberId);
+      if (problem) throw ApplicationFailure.create({ type: ErrorType.INVALID_TRANSACTION, message: problem });
+    },
+  });
+  // An invalid record among several is answered CONFLICT (and audited as rejected) instead of refusing them all.
+  setHandler(applyTransactionsUpdate, (events) => answerOnce(() => events.map((ev) => accept(ev))), {
+    validator: (events) => {
+      if (!Array.isArray(events) || events.length === 0 || events.length > MAX_EVENTS_PER_UPDATE) {
+        throw ApplicationFailure.create({
+          type: ErrorType.INVALID_TRANSACTION,
+          message: `send 1 to ${MAX_EVENTS_PER_UPDATE} records per update`,
+        });
       }
-      return outcome;
     },
-    {
-      validator: (ev) => {
-        const problem = validateTransactionEvent(ev, memberId);
-        if (problem) throw ApplicationFailure.create({ type: ErrorType.INVALID_TRANSACTION, message: problem });
-      },
-    },
-  );
+  });
   setHandler(
     cancelUpdate,
     (req) => {

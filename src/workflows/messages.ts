@@ -15,6 +15,15 @@ export type TransactionOutcome = 'APPLIED' | 'DUPLICATE' | 'CONFLICT' | 'LATE';
 /** The same news when the caller must know what it did (the settlement batch counts outcomes). */
 export const applyTransactionUpdate = defineUpdate<TransactionOutcome, [TransactionEvent]>('applyTransaction');
 
+/**
+ * Several of one member's records at once, applied in order; one answer per record. The settlement batch uses it:
+ * one workflow task for a member's lines of a chunk instead of one per line.
+ */
+/** Records per `applyTransactions` update: keeps each update's payload well under Temporal's limits. */
+export const MAX_EVENTS_PER_UPDATE = 100;
+
+export const applyTransactionsUpdate = defineUpdate<TransactionOutcome[], [TransactionEvent[]]>('applyTransactions');
+
 export interface CancelRequest {
   /** Caller identity from the gateway, if any; recorded in the audit trail. */
   requestedBy?: string;

@@ -97,13 +97,20 @@ it('resumes a batch whose worker was killed, applying every record exactly once'
   );
   expect(done).toMatchObject({ records: LINES, processed: LINES, applied: LINES, duplicates: 0, late: 0 });
 
-  // Every transaction reached its member's ledger once, and the totals are exact to the cent.
-  const { rows } = await db.query<{ n: number; distinct_tx: number }>(
-    `SELECT count(*)::int AS n, count(DISTINCT payload->'event'->>'transactionId')::int AS distinct_tx
-     FROM audit_events WHERE campaign_id = $1 AND type = 'TRANSACTION_RECEIVED'`,
-    [C],
-  );
-  expect(rows[0]).toEqual({ n: LINES, distinct_tx: LINES });
+  // Every transaction reached its member's ledger once (the recorders write the audit trail a moment after the
+  // workflows took the records), and the totals are exact to the cent.
+  await eventually(
+    async () => {
+      const { rows } = await db.query<{ n: number; distinct_tx: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT payload->'event'->>'transactionId')::int AS distinct_tx
+         FROM audit_events WHERE campaign_id = $1 AND type = 'TRANSACTION_RECEIVED'`,
+        [C],
+      );
+      return rows[0].n >= LINES && rows[0];
+    },
+    30_000,
+    'the audit trail',
+  ).then((audited) => expect(audited).toEqual({ n: LINES, distinct_tx: LINES }));
   await eventually(
     async () => {
       const { rows: m } = await db.query<{ member_id: string; counted_cents: number }>(
