@@ -1,8 +1,9 @@
 /**
  * The settlement batch's activities: apply the next chunk of staged lines to the member workflows, then close the
- * batch. A chunk is checkpointed as a whole once applied; a chunk cut short (the worker died) is applied again,
- * and each line's update id (`{batchId}:{line}`) makes the member workflow answer a repeat with its first answer,
- * so every line is applied once and classified the same way.
+ * batch. A chunk holds few members with many lines; each member workflow gets its lines in one `applyTransactions`
+ * update. A chunk is checkpointed as a whole once applied; a chunk cut short (the worker died) is applied again, and
+ * the update id (`{batchId}:{firstLine}..{lastLine}#{count}`) makes the member workflow answer a repeat with its
+ * first answer, so every line is applied once and classified the same way.
  */
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
