@@ -1,0 +1,945 @@
+/**
+ * Settlement benchmark (`npm run bench:settlement`): how fast an overnight settlement file goes through the whole
+ * product, next to the raw cost of the same number of member-workflow updates.
+ *
+ * 1. Starts the full local stack (embedded PostgreSQL, the Temporal dev server, the worker, the API) in a temporary
+ *    DATA_DIR with a campaign whose window is P30D, and enrolls two disjoint sets of M members over HTTP.
+ * 2. Batch path: streams a generated CSV of N lines to `POST /v1/settlements` and polls the batch report until it is
+ *    COMPLETED (upload, apply and total time, records/s).
+ * 3. Raw baseline: N fresh settlement events for the other M members, sent straight with the Temporal client as
+ *    `applyTransactionUpdate` updates at the batch's concurrency (records/s).
+ * 4. Writes `bench/results/settlement-<timestamp>.json` and appends a row to `bench/results/README.md`.
+ *
+ * It measures and records; it never asserts a speed (the machines are shared and noisy). Progress goes to stderr.
+ */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { loadConfig } from '../src/config';
+import type { BatchReport } from '../src/db/settlements';
+import { startStack, type Stack } from '../src/dev/stack';
+import { repoRoot } from '../src/dev/tools';
+import type { Channel, TransactionEvent } from '../src/domain/model';
+import { SETTLEMENT_HEADER, type SettlementRecord } from '../src/domain/settlement';
+import { logger } from '../src/logger';
+import { applyTransactionUpdate, type TransactionOutcome } from '../src/workflows/messages';
+
+/** What `createSettlementActivities` uses when the worker is not told otherwise (`startStack` never tells it). */
+const BATCH_CONCURRENCY = 32;
+const ENROLL_CONCURRENCY = 32;
+const CAMPAIGN_ID = 'bench-settlement';
+/** Members are enrolled this long ago, so that transactions can spread over days inside the P30D window. */
+const ENROLLED_DAYS_AGO = 7;
+const POLL_MS = 1_000;
+const PROGRESS_MS = 5_000;
+/** The batch fails the benchmark when its progress stands still this long. */
+const STALL_MS = 5 * 60_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const HELP = `Usage: npm run bench:settlement -- [options]
+
+Settlement benchmark: starts the whole local stack in a temporary directory, enrolls members over HTTP,
+streams a generated settlement CSV to POST /v1/settlements and waits for the batch to complete, then sends the
+same number of settlement events straight to other members' workflows with the Temporal client (the raw
+baseline). Writes bench/results/settlement-<timestamp>.json and appends a row to bench/results/README.md.
+It measures; it never fails because something is slow.
+
+Options:
+  --lines N         data lines in the settlement file, and updates in the raw baseline (default 100000)
+  --members M       members enrolled for each of the two runs, 2*M in all (default 1000)
+  --concurrency C   updates in flight at once in the raw baseline (default ${BATCH_CONCURRENCY}, what the batch
+                    uses; the batch's own concurrency is fixed by the stack's worker and is not changed by this)
+  --note TEXT       free text for the notes column of bench/results/README.md
+  -h, --help        this text
+
+Progress goes to stderr; exit code 0 when the measurements were taken and recorded, 1 on any failure.`;
+
+interface Options {
+  lines: number;
+  members: number;
+  concurrency: number;
+  note?: string;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      lines: { type: 'string' },
+      members: { type: 'string' },
+      concurrency: { type: 'string' },
+      note: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) return 'help';
+  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  const positive = (name: string, text: string | undefined, dflt: number, max: number): number => {
+    if (text === undefined) return dflt;
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1 || n > max) {
+      throw new UsageError(`--${name} must be an integer from 1 to ${max}, got ${JSON.stringify(text)}`);
+    }
+    return n;
+  };
+  return {
+    lines: positive('lines', values.lines, 100_000, 100_000_000),
+    members: positive('members', values.members, 1_000, 1_000_000),
+    concurrency: positive('concurrency', values.concurrency, BATCH_CONCURRENCY, 10_000),
+    ...(values.note ? { note: values.note } : {}),
+  };
+}
+
+// ---- small helpers ----------------------------------------------------------------------------------------------
+
+const started = Date.now();
+const say = (line: string): void => {
+  const t = ((Date.now() - started) / 1000).toFixed(1).padStart(7);
+  process.stderr.write(`[bench ${t}s] ${line}\n`);
+};
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const seconds = (ms: number): number => Math.round(ms) / 1000;
+const perSecond = (n: number, ms: number): number => (ms > 0 ? Math.round((n * 10_000) / ms) / 10 : 0);
+const mb = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+
+/** Deterministic pseudo-random numbers (mulberry32), so that a run with the same options makes the same file. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** Runs `task` over `count` indexes with at most `concurrency` in flight; the first failure stops the rest. */
+async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const lane = async () => {
+    while (!failed && next < count) {
+      const i = next++;
+      try {
+        await task(i);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, lane));
+}
+
+/** CPU time (ms) and resident memory (bytes) of the processes this one started, by name; Linux only (/proc). */
+interface ChildUsage {
+  cpuMs: Record<string, number>;
+  rss: number;
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux this runs on
+const PAGE_BYTES = 4096;
+
+function childUsage(): ChildUsage | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const procs: { pid: number; ppid: number; name: string; cpuTicks: number; rssPages: number }[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      const close = stat.lastIndexOf(')');
+      const name = stat.slice(stat.indexOf('(') + 1, close);
+      const f = stat.slice(close + 2).split(' '); // f[0] is field 3 (state)
+      procs.push({
+        pid: Number(entry),
+        ppid: Number(f[1]),
+        name,
+        cpuTicks: Number(f[11]) + Number(f[12]),
+        rssPages: Number(f[21]),
+      });
+    }
+    const children = new Map<number, typeof procs>();
+    for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+    const usage: ChildUsage = { cpuMs: {}, rss: 0 };
+    const todo = [...(children.get(process.pid) ?? [])];
+    for (let p = todo.pop(); p; p = todo.pop()) {
+      usage.cpuMs[p.name] = (usage.cpuMs[p.name] ?? 0) + (p.cpuTicks * 1000) / CLOCK_TICKS_PER_S;
+      usage.rss += p.rssPages * PAGE_BYTES;
+      todo.push(...(children.get(p.pid) ?? []));
+    }
+    return usage;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Peak resident set size of this process (the benchmark, the API and the worker), sampled every 100 ms; and of the
+ * processes it started (PostgreSQL, the Temporal dev server), every second.
+ */
+class RssSampler {
+  peak = 0;
+  childPeak = 0;
+  private phasePeak = 0;
+  private phaseChildPeak = 0;
+  private readonly timers: NodeJS.Timeout[];
+  constructor() {
+    this.timers = [setInterval(() => this.sample(), 100), setInterval(() => this.sampleChildren(), 1_000)];
+    for (const t of this.timers) t.unref();
+    this.sample();
+  }
+  sample(): void {
+    const rss = process.memoryUsage().rss;
+    if (rss > this.peak) this.peak = rss;
+    if (rss > this.phasePeak) this.phasePeak = rss;
+  }
+  sampleChildren(): void {
+    const rss = childUsage()?.rss ?? 0;
+    if (rss > this.childPeak) this.childPeak = rss;
+    if (rss > this.phaseChildPeak) this.phaseChildPeak = rss;
+  }
+  /** The peaks since the previous call. */
+  phase(): { self: number; children: number } {
+    this.sample();
+    this.sampleChildren();
+    const p = { self: this.phasePeak, children: this.phaseChildPeak };
+    this.phasePeak = 0;
+    this.phaseChildPeak = 0;
+    this.sample();
+    this.sampleChildren();
+    return p;
+  }
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.sample();
+  }
+}
+
+interface Phase {
+  ms: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  peakRssMb: number;
+  /** CPU time of the processes this one started, by process name (postgres, temporal); Linux only. */
+  childCpuMs?: Record<string, number>;
+  childPeakRssMb?: number;
+}
+
+/** Times a phase: wall clock, CPU of this process and of its children, and peak RSS. */
+async function phase<T>(rss: RssSampler, fn: () => Promise<T>): Promise<{ value: T; phase: Phase }> {
+  rss.phase();
+  const children = childUsage();
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const ms = performance.now() - t0;
+  const used = process.cpuUsage(cpu);
+  const childrenAfter = childUsage();
+  const peaks = rss.phase();
+  let childCpuMs: Record<string, number> | undefined;
+  if (children && childrenAfter) {
+    childCpuMs = {};
+    for (const [name, after] of Object.entries(childrenAfter.cpuMs)) {
+      childCpuMs[name] = Math.round(after - (children.cpuMs[name] ?? 0));
+    }
+  }
+  return {
+    value,
+    phase: {
+      ms: Math.round(ms),
+      cpuUserMs: Math.round(used.user / 1000),
+      cpuSystemMs: Math.round(used.system / 1000),
+      peakRssMb: mb(peaks.self),
+      ...(childCpuMs ? { childCpuMs, childPeakRssMb: mb(peaks.children) } : {}),
+    },
+  };
+}
+
+/** CPU time (ms) used so far by this process and the processes it started. */
+function totalCpuMs(): number {
+  const self = process.cpuUsage();
+  const children = childUsage();
+  return (self.user + self.system) / 1000 + Object.values(children?.cpuMs ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Waits until this process (the worker and its activities: read-model writes, notifications), PostgreSQL and the
+ * Temporal server have used under a tenth of a CPU for two seconds in a row, so that one phase's after-effects do not
+ * slow the next. At most `maxMs`.
+ */
+async function settle(maxMs = 60_000): Promise<number> {
+  const t0 = Date.now();
+  let quiet = 0;
+  while (Date.now() - t0 < maxMs && quiet < 2) {
+    const before = totalCpuMs();
+    await delay(1_000);
+    quiet = totalCpuMs() - before < 100 ? quiet + 1 : 0;
+  }
+  return Date.now() - t0;
+}
+
+/** "CPU over 100 s wall: this process 30 s, temporal 80 s, postgres 20 s" */
+function cpuSummary(p: Phase): string {
+  const parts = [`this process ${seconds(p.cpuUserMs + p.cpuSystemMs)} s`];
+  for (const [name, ms] of Object.entries(p.childCpuMs ?? {}).sort((a, b) => b[1] - a[1])) {
+    if (ms >= 100) parts.push(`${name} ${seconds(ms)} s`);
+  }
+  return `CPU over ${seconds(p.ms)} s wall: ${parts.join(', ')}`;
+}
+
+// ---- the data -------------------------------------------------------------------------------------------------------
+
+const memberId = (set: 'b' | 'r', i: number): string => `bench-${set}-${String(i + 1).padStart(6, '0')}`;
+
+interface Mix {
+  delayedSettled: number;
+  instantSettled: number;
+  delayedReturned: number;
+  instantReturned: number;
+}
+/** Mostly settled loads; about one in twelve returned. No withdrawals (they would end enrollments). */
+const MIX: Mix = { delayedSettled: 0.55, instantSettled: 0.37, delayedReturned: 0.05, instantReturned: 0.03 };
+
+/**
+ * N settlement records over M members, lazily (constant memory). Each transaction happened after the enrollment and
+ * at least a minute ago, and was settled or returned between then and now; transaction ids are unique per `prefix`.
+ */
+function* settlementRecords(opts: {
+  set: 'b' | 'r';
+  prefix: string;
+  lines: number;
+  members: number;
+  enrolledAt: number;
+  now: number;
+  seed: number;
+}): Generator<SettlementRecord> {
+  const random = rng(opts.seed);
+  const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const from = opts.enrolledAt + 60_000;
+  const to = opts.now - 60_000;
+  for (let i = 0; i < opts.lines; i++) {
+    const r = random();
+    const returned = r >= MIX.delayedSettled + MIX.instantSettled;
+    const delayed =
+      r < MIX.delayedSettled || (returned && r < MIX.delayedSettled + MIX.instantSettled + MIX.delayedReturned);
+    const channel: Channel = delayed ? (random() < 0.5 ? 'BPAY' : 'BANK_TRANSFER') : 'DEBIT_CARD';
+    const amountCents = delayed ? between(1_000, 100_000) : between(500, 30_000);
+    const occurred = between(from, to);
+    // Delayed loads settle in one to three days, card loads within a day, returns take up to five.
+    const lag = returned ? between(DAY, 5 * DAY) : delayed ? between(DAY, 3 * DAY) : between(HOUR, DAY);
+    const settled = Math.min(occurred + lag, to);
+    yield {
+      transactionId: `${opts.prefix}-${String(i + 1).padStart(9, '0')}`,
+      memberId: memberId(opts.set, Math.floor(random() * opts.members)),
+      kind: 'LOAD',
+      channel,
+      amountCents,
+      currency: 'AUD',
+      occurredAt: new Date(occurred).toISOString(),
+      settledAt: new Date(settled).toISOString(),
+      status: returned ? 'RETURNED' : 'SETTLED',
+    };
+  }
+}
+
+/** Writes the records as a settlement CSV, honouring back-pressure. */
+async function writeCsv(file: string, records: Iterable<SettlementRecord>): Promise<{ lines: number; bytes: number }> {
+  const out = createWriteStream(file);
+  const closed = once(out, 'close');
+  let lines = 0;
+  let chunk = `${SETTLEMENT_HEADER}\n`;
+  for (const r of records) {
+    chunk +=
+      `${r.transactionId},${r.memberId},${r.kind},${r.amountCents},${r.currency},${r.channel},` +
+      `${r.occurredAt},${r.settledAt},${r.status}\n`;
+    lines += 1;
+    if (chunk.length >= 64 * 1024) {
+      if (!out.write(chunk)) await once(out, 'drain');
+      chunk = '';
+    }
+  }
+  out.end(chunk);
+  await closed;
+  return { lines, bytes: statSync(file).size };
+}
+
+// ---- talking to the stack -----------------------------------------------------------------------------------------
+
+async function api<T>(stack: Stack, method: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${stack.apiUrl}${p}`, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text for the error message
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+async function enrollAll(stack: Stack, set: 'b' | 'r', members: number, enrolledAt: string): Promise<void> {
+  let done = 0;
+  let lastSaid = Date.now();
+  await pool(members, ENROLL_CONCURRENCY, async (i) => {
+    const id = memberId(set, i);
+    const res = await api<unknown>(stack, 'POST', `/v1/campaigns/${CAMPAIGN_ID}/enrollments`, {
+      memberId: id,
+      enrolledAt,
+    });
+    if (res.status !== 201 && res.status !== 200) {
+      throw new Error(`enrolling ${id} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    }
+    done += 1;
+    if (Date.now() - lastSaid >= PROGRESS_MS) {
+      lastSaid = Date.now();
+      say(`  enrolled ${done}/${members}`);
+    }
+  });
+}
+
+interface UploadResult {
+  status: number;
+  batchId: string;
+  staged: { records?: number; rejected?: number };
+}
+
+/**
+ * How long the delayed upload holds the body back after its first byte. The server (`stageSettlementFile`) creates
+ * its line reader before it awaits a database connection and only then starts iterating; lines that arrive in
+ * between are dropped, so a body that streams in at once loses its first lines ("line 1 must be the header"). One
+ * byte (a partial line, which the reader keeps) makes the client send the request; the rest follows once the server
+ * is reading. Only used when the plain upload fails that way; the JSON records it.
+ */
+const HOLD_MS = 500;
+
+class UploadRejected extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`POST /v1/settlements answered ${status}: ${body}`);
+  }
+}
+
+async function upload(stack: Stack, file: string, holdMs = 0): Promise<UploadResult> {
+  const readable =
+    holdMs > 0
+      ? Readable.from(
+          (async function* () {
+            yield readFirstByte(file);
+            await delay(holdMs);
+            yield* createReadStream(file, { start: 1 });
+          })(),
+        )
+      : createReadStream(file);
+  const res = await fetch(`${stack.apiUrl}/v1/settlements`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/csv' },
+    body: Readable.toWeb(readable) as ReadableStream<Uint8Array>,
+    duplex: 'half',
+  });
+  const text = await res.text();
+  if (res.status !== 202) throw new UploadRejected(res.status, text);
+  const body = JSON.parse(text) as { batchId: string; records?: number; rejected?: number };
+  return {
+    status: res.status,
+    batchId: body.batchId,
+    staged: {
+      ...(body.records !== undefined ? { records: body.records } : {}),
+      ...(body.rejected !== undefined ? { rejected: body.rejected } : {}),
+    },
+  };
+}
+
+function readFirstByte(file: string): Buffer {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, 0);
+    return b;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+async function waitForBatch(stack: Stack, batchId: string, lines: number): Promise<BatchReport> {
+  const t0 = Date.now();
+  let lastProgress = -1;
+  let lastProgressAt = Date.now();
+  let lastSaid = Date.now();
+  for (;;) {
+    const res = await api<BatchReport>(stack, 'GET', `/v1/settlements/${encodeURIComponent(batchId)}`);
+    if (res.status !== 200)
+      throw new Error(`GET /v1/settlements/${batchId} answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const report = res.body;
+    if (report.state === 'COMPLETED') return report;
+    if (report.state === 'FAILED') {
+      throw new Error(
+        `the batch FAILED: ${report.failure ?? '(no failure recorded)'}; report ${JSON.stringify(report)}`,
+      );
+    }
+    if (report.processed !== lastProgress) {
+      lastProgress = report.processed;
+      lastProgressAt = Date.now();
+    } else if (Date.now() - lastProgressAt > STALL_MS) {
+      throw new Error(
+        `the batch made no progress for ${STALL_MS / 1000} s (processed ${report.processed}/${lines}); ` +
+          `last report ${JSON.stringify(report)}`,
+      );
+    }
+    if (Date.now() - lastSaid >= PROGRESS_MS) {
+      lastSaid = Date.now();
+      say(
+        `  batch ${report.processed}/${report.records} lines (${perSecond(report.processed, Date.now() - t0)}/s; ` +
+          `applied ${report.applied}, duplicates ${report.duplicates}, noEnrollment ${report.noEnrollment}, ` +
+          `late ${report.late}, rejected ${report.rejectedCount})`,
+      );
+    }
+    await delay(POLL_MS);
+  }
+}
+
+interface RawResult {
+  outcomes: Record<TransactionOutcome, number>;
+  errors: number;
+  firstErrors: string[];
+}
+
+async function rawBaseline(
+  client: Client,
+  records: Iterator<SettlementRecord>,
+  lines: number,
+  concurrency: number,
+  batchId: string,
+): Promise<RawResult> {
+  const outcomes: Record<TransactionOutcome, number> = { APPLIED: 0, DUPLICATE: 0, CONFLICT: 0, LATE: 0 };
+  const firstErrors: string[] = [];
+  let errors = 0;
+  let done = 0;
+  let lastSaid = Date.now();
+  const t0 = Date.now();
+  const receivedAt = new Date().toISOString();
+  await pool(lines, concurrency, async (i) => {
+    const next = records.next();
+    if (next.done) throw new Error(`the raw record generator ran dry after ${i} records`);
+    const record = next.value;
+    const line = i + 2; // as in a file: the header is line 1
+    const event: TransactionEvent = { source: 'SETTLEMENT', ...record, receivedAt, batchId, line };
+    try {
+      const outcome = await client.workflow
+        .getHandle(`activation:${CAMPAIGN_ID}:${record.memberId}`)
+        .executeUpdate(applyTransactionUpdate, { args: [event], updateId: `${batchId}:${line}` });
+      outcomes[outcome] += 1;
+    } catch (err) {
+      errors += 1;
+      if (firstErrors.length < 10) firstErrors.push(`line ${line} (${record.memberId}): ${String(err)}`);
+    }
+    done += 1;
+    if (Date.now() - lastSaid >= PROGRESS_MS) {
+      lastSaid = Date.now();
+      say(`  raw ${done}/${lines} updates (${perSecond(done, Date.now() - t0)}/s, errors ${errors})`);
+    }
+  });
+  return { outcomes, errors, firstErrors };
+}
+
+// ---- recording ------------------------------------------------------------------------------------------------------
+
+function gitInfo(root: string): { commit?: string; changedFiles?: string[] } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const commit = git('rev-parse', 'HEAD');
+    // Uncommitted changes to what is measured (read-only: git diff writes nothing).
+    const changed = git('diff', '--name-only', 'HEAD', '--', 'src', 'migrations', 'package-lock.json');
+    return { commit, changedFiles: changed ? changed.split('\n') : [] };
+  } catch {
+    return {};
+  }
+}
+
+const README_HEADER = `# Benchmark results
+
+Committed results of the benchmarks under \`bench/\`. One JSON file per run holds everything (machine, parameters,
+timings per phase, counts); the table below has one row per run, appended by the benchmark. The machines are shared
+and noisy: compare rows from the same machine, and look at the JSON (load average, CPU time) before reading much
+into a difference.
+
+## Settlement (\`npm run bench:settlement\`)
+
+A generated settlement file of \`lines\` lines (settled and returned loads, no withdrawals) for \`members\` enrolled
+members, streamed to \`POST /v1/settlements\` on the full local stack, against the same number of settlement events
+sent straight to other members' workflows as \`applyTransactionUpdate\` updates with the Temporal client.
+
+- **batch rec/s**: \`lines\` / (upload + apply), end to end: from the first byte posted until the batch report says
+  COMPLETED. The apply-only rate is in the JSON (\`batch.applyRecordsPerSec\`).
+- **raw rec/s**: \`lines\` / time to send the same number of updates straight to the member workflows, at the same
+  concurrency as the batch (unless the notes say otherwise).
+- **ratio**: batch rec/s / raw rec/s (1.0 = the batch machinery costs nothing over the raw updates).
+- **peak RSS MB**: peak resident memory of the benchmark process, which also runs the API and the worker (PostgreSQL
+  and the Temporal server are separate processes; their peak and their CPU time per phase are in the JSON).
+- **notes**: non-default concurrency, anything unexpected in the counts, and \`--note\` text; the JSON file's name.
+
+| date | lines | members | batch rec/s | raw rec/s | ratio | peak RSS MB | notes |
+| ---- | ----: | ------: | ----------: | --------: | ----: | ----------: | ----- |
+`;
+
+// ---- main -------------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  let opts: Options | 'help';
+  try {
+    opts = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}\n`);
+    return 1;
+  }
+  if (opts === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const { lines, members, concurrency } = opts;
+  // The API logs every request, the worker every state change, at info level: a benchmark wants only what goes
+  // wrong (LOG_LEVEL overrides). The Temporal runtime takes its logger once, before the worker connects.
+  const logLevel = process.env.LOG_LEVEL ?? 'warn';
+  logger.level = logLevel;
+  const runtimeLevels: Record<string, LogLevel> = { trace: 'TRACE', debug: 'DEBUG', info: 'INFO', warn: 'WARN' };
+  Runtime.install({ logger: new DefaultLogger(runtimeLevels[logLevel] ?? 'ERROR') });
+
+  const root = repoRoot();
+  const resultsDir = path.join(root, 'bench', 'results');
+  const runAt = new Date();
+  const stamp = runAt
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/:/g, '-');
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'settlement-bench-'));
+  // Embedded PostgreSQL runs as the unprivileged "postgres" user, who must be able to enter the directory.
+  chmodSync(tmp, 0o755);
+  const dataDir = path.join(tmp, 'data');
+  mkdirSync(dataDir, { mode: 0o755 });
+  chmodSync(dataDir, 0o755);
+  const csvFile = path.join(tmp, 'settlement.csv');
+  const rss = new RssSampler();
+  const loadavgAtStart = os.loadavg();
+
+  let stack: Stack | undefined;
+  let connection: Connection | undefined;
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      rss.stop();
+      await connection?.close().catch(() => undefined);
+      if (stack) {
+        say('stopping the stack…');
+        await stack.stop();
+      }
+    })());
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`${signal}: stopping (the temporary directory ${tmp} is kept)`);
+    shutdown().then(
+      () => process.exit(130),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    say(`settlement benchmark: ${lines} lines, ${members} members per run, raw concurrency ${concurrency}`);
+    say(`temporary directory ${tmp}`);
+    const env: NodeJS.ProcessEnv = {
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      TEMPORAL_DEV_PORT: String(await freePort()),
+      TEMPORAL_UI_PORT: String(await freePort()),
+      POINTS_API_PORT: String(await freePort()),
+      CAMPAIGN_ID,
+      CAMPAIGN_TARGET_CENTS: '50000',
+      CAMPAIGN_REWARD_POINTS: '2000',
+      CAMPAIGN_WINDOW: 'P30D',
+      CAMPAIGN_GRACE: 'PT48H',
+      ...(process.env.TEMPORAL_CLI_PATH ? { TEMPORAL_CLI_PATH: process.env.TEMPORAL_CLI_PATH } : {}),
+    };
+    const stackStart = await phase(rss, async () => {
+      stack = await startStack(loadConfig(env), {
+        say: (l) => say(`  ${l}`),
+        logger: logger.child({}, { level: logLevel }),
+      });
+      return stack;
+    });
+    const s = stackStart.value;
+    say(`stack up in ${seconds(stackStart.phase.ms)} s: API ${s.apiUrl}, Temporal ${s.temporalAddress}`);
+
+    const now = Date.now();
+    const enrolledAtMs = now - ENROLLED_DAYS_AGO * DAY;
+    const enrolledAt = new Date(enrolledAtMs).toISOString();
+
+    say(
+      `enrolling ${members} members for the batch and ${members} for the raw baseline (${ENROLL_CONCURRENCY} at a time)…`,
+    );
+    const enrollB = await phase(rss, () => enrollAll(s, 'b', members, enrolledAt));
+    const enrollR = await phase(rss, () => enrollAll(s, 'r', members, enrolledAt));
+    say(
+      `  enrolled in ${seconds(enrollB.phase.ms)} s + ${seconds(enrollR.phase.ms)} s ` +
+        `(${perSecond(2 * members, enrollB.phase.ms + enrollR.phase.ms)}/s)`,
+    );
+
+    const runTag = stamp.replace(/[^0-9]/g, '').slice(0, 14);
+    const genOpts = { lines, members, enrolledAt: enrolledAtMs, now: Date.now() };
+    say(`writing a ${lines}-line settlement file…`);
+    const gen = await phase(rss, () =>
+      writeCsv(csvFile, settlementRecords({ ...genOpts, set: 'b', prefix: `BB${runTag}`, seed: 1 })),
+    );
+    say(`  ${gen.value.lines} lines, ${mb(gen.value.bytes)} MB in ${seconds(gen.phase.ms)} s`);
+
+    const settledBeforeBatch = await settle();
+    say(`quiet after ${seconds(settledBeforeBatch)} s; posting the file to /v1/settlements…`);
+
+    let batchT0 = performance.now();
+    let uploadHoldMs = 0;
+    let plainUploadFailure: { status: number; body: string; ms: number } | undefined;
+    let up: Awaited<ReturnType<typeof phase<UploadResult>>>;
+    try {
+      up = await phase(rss, () => upload(s, csvFile));
+    } catch (err) {
+      if (!(err instanceof UploadRejected && err.status === 400 && err.body.includes('INVALID_SETTLEMENT_FILE'))) {
+        throw err;
+      }
+      plainUploadFailure = { status: err.status, body: err.body, ms: Math.round(performance.now() - batchT0) };
+      say(`  the streamed upload was rejected: ${err.message}`);
+      say(`  retrying with the body held back ${HOLD_MS} ms after its first byte (server drops early lines)…`);
+      uploadHoldMs = HOLD_MS;
+      batchT0 = performance.now();
+      up = await phase(rss, () => upload(s, csvFile, HOLD_MS));
+    }
+    say(
+      `  staged in ${seconds(up.phase.ms)} s (${perSecond(lines, up.phase.ms)} lines/s): batch ${up.value.batchId}, ` +
+        `records ${up.value.staged.records ?? '?'}, rejected ${up.value.staged.rejected ?? '?'}`,
+    );
+    say('applying (polling the batch report)…');
+    const apply = await phase(rss, () => waitForBatch(s, up.value.batchId, lines));
+    const batchTotalMs = performance.now() - batchT0;
+    const report = apply.value;
+    const serverApplyMs =
+      report.completedAt !== undefined ? Date.parse(report.completedAt) - Date.parse(report.startedAt) : undefined;
+    const batchRate = perSecond(lines, batchTotalMs);
+    say(
+      `  COMPLETED: applied ${report.applied} (returned ${report.returned}), duplicates ${report.duplicates}, ` +
+        `noEnrollment ${report.noEnrollment}, late ${report.late}, rejected ${report.rejectedCount}`,
+    );
+    say(
+      `  batch: upload ${seconds(up.phase.ms)} s + apply ${seconds(apply.phase.ms)} s = ${seconds(batchTotalMs)} s ` +
+        `→ ${batchRate} records/s (apply only ${perSecond(lines, apply.phase.ms)}/s)`,
+    );
+
+    say(`  ${cpuSummary(apply.phase)}`);
+
+    const settledBeforeRaw = await settle();
+    say(`quiet after ${seconds(settledBeforeRaw)} s; raw baseline: ${lines} updates, ${concurrency} in flight…`);
+    connection = await Connection.connect({ address: s.temporalAddress });
+    const client = new Client({ connection });
+    const rawRecords = settlementRecords({ ...genOpts, set: 'r', prefix: `RR${runTag}`, seed: 2 });
+    const raw = await phase(rss, () => rawBaseline(client, rawRecords, lines, concurrency, `raw-${runTag}`));
+    const rawRate = perSecond(lines, raw.phase.ms);
+    say(
+      `  raw: ${seconds(raw.phase.ms)} s → ${rawRate} records/s; outcomes ${JSON.stringify(raw.value.outcomes)}, ` +
+        `errors ${raw.value.errors}`,
+    );
+    say(`  ${cpuSummary(raw.phase)}`);
+    for (const e of raw.value.firstErrors) say(`  raw error: ${e}`);
+    const ratio = rawRate > 0 ? Math.round((batchRate / rawRate) * 1000) / 1000 : null;
+
+    // What a reader of the table should know: anything but a clean run.
+    const notes: string[] = [];
+    if (plainUploadFailure)
+      notes.push(`streamed upload rejected (${plainUploadFailure.status}); sent with a ${uploadHoldMs} ms hold`);
+    if (concurrency !== BATCH_CONCURRENCY) notes.push(`raw concurrency ${concurrency} (batch ${BATCH_CONCURRENCY})`);
+    const unexpected = { noEnrollment: report.noEnrollment, late: report.late, rejected: report.rejectedCount };
+    for (const [k, v] of Object.entries(unexpected)) if (v > 0) notes.push(`batch ${k} ${v}`);
+    if (report.records !== lines) notes.push(`batch records ${report.records} ≠ lines ${lines}`);
+    if (raw.value.errors > 0) notes.push(`raw errors ${raw.value.errors}`);
+    if (raw.value.outcomes.APPLIED !== lines - raw.value.errors)
+      notes.push(`raw applied ${raw.value.outcomes.APPLIED}`);
+    const git = gitInfo(root);
+    if (git.changedFiles?.length) notes.push('uncommitted src changes');
+    if (opts.note) notes.push(opts.note.replace(/\|/g, '/'));
+
+    rss.stop();
+    const resultFile = path.join(resultsDir, `settlement-${stamp}.json`);
+    const cpus = os.cpus();
+    const result = {
+      benchmark: 'settlement',
+      date: runAt.toISOString(),
+      machine: {
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? 'unknown',
+        totalMemoryMb: mb(os.totalmem()),
+        node: process.version,
+        platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+        loadavgAtStart: loadavgAtStart.map((l) => Math.round(l * 100) / 100),
+        loadavgAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100),
+      },
+      git,
+      parameters: {
+        lines,
+        members,
+        rawConcurrency: concurrency,
+        batchConcurrency: BATCH_CONCURRENCY,
+        enrollConcurrency: ENROLL_CONCURRENCY,
+        campaign: { campaignId: CAMPAIGN_ID, window: 'P30D', grace: 'PT48H', targetCents: 50_000 },
+        enrolledDaysAgo: ENROLLED_DAYS_AGO,
+        mix: MIX,
+        seeds: { batch: 1, raw: 2 },
+        logLevel,
+      },
+      stack: { startMs: stackStart.phase.ms },
+      enrollPhases: { batchMembers: enrollB.phase, rawMembers: enrollR.phase },
+      enrollment: {
+        members: 2 * members,
+        ms: enrollB.phase.ms + enrollR.phase.ms,
+        perSecond: perSecond(2 * members, enrollB.phase.ms + enrollR.phase.ms),
+      },
+      file: { lines: gen.value.lines, bytes: gen.value.bytes, generateMs: gen.phase.ms },
+      batch: {
+        batchId: up.value.batchId,
+        settleBeforeMs: settledBeforeBatch,
+        uploadMs: up.phase.ms,
+        /** > 0: the plain streamed upload was rejected, and this upload held its body back this long (in uploadMs). */
+        uploadHoldMs,
+        plainUploadFailure,
+        applyMs: apply.phase.ms,
+        serverApplyMs,
+        totalMs: Math.round(batchTotalMs),
+        recordsPerSec: batchRate,
+        uploadLinesPerSec: perSecond(lines, up.phase.ms),
+        applyRecordsPerSec: perSecond(lines, apply.phase.ms),
+        phases: { upload: up.phase, apply: apply.phase },
+        staged: up.value.staged,
+        report: {
+          records: report.records,
+          processed: report.processed,
+          applied: report.applied,
+          duplicates: report.duplicates,
+          returned: report.returned,
+          noEnrollment: report.noEnrollment,
+          late: report.late,
+          rejectedCount: report.rejectedCount,
+          rejected: report.rejected.slice(0, 20),
+          startedAt: report.startedAt,
+          completedAt: report.completedAt,
+        },
+      },
+      raw: {
+        settleBeforeMs: settledBeforeRaw,
+        ms: raw.phase.ms,
+        recordsPerSec: rawRate,
+        phase: raw.phase,
+        outcomes: raw.value.outcomes,
+        errors: raw.value.errors,
+        firstErrors: raw.value.firstErrors,
+      },
+      ratio: {
+        batchToRaw: ratio,
+        batchApplyOnlyToRaw:
+          rawRate > 0 ? Math.round((perSecond(lines, apply.phase.ms) / rawRate) * 1000) / 1000 : null,
+      },
+      peakRssMb: mb(rss.peak),
+      childrenPeakRssMb: mb(rss.childPeak),
+      notes,
+    };
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+    const readme = path.join(resultsDir, 'README.md');
+    if (!existsSync(readme)) writeFileSync(readme, README_HEADER);
+    const row = [
+      runAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      lines,
+      members,
+      batchRate,
+      rawRate,
+      ratio ?? 'n/a',
+      mb(rss.peak),
+      [...notes, `\`${path.basename(resultFile)}\``].join('; '),
+    ];
+    appendFileSync(readme, `| ${row.join(' | ')} |\n`);
+    say(`wrote ${path.relative(root, resultFile)} and a row in ${path.relative(root, readme)}`);
+    say(`batch ${batchRate} records/s, raw ${rawRate} records/s, ratio ${ratio ?? 'n/a'}, peak RSS ${mb(rss.peak)} MB`);
+
+    await shutdown();
+    rmSync(tmp, { recursive: true, force: true });
+    say('done');
+    return 0;
+  } catch (err) {
+    if (interrupted) return 130;
+    say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    try {
+      await shutdown();
+    } catch (stopErr) {
+      say(`and the stack did not stop cleanly: ${String(stopErr)}`);
+    }
+    say(`kept ${tmp} for a look (temporal.log and postgres.log are under data/); delete it when done`);
+    return 1;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`settlement benchmark crashed: ${String(err)}\n`);
+    process.exit(1);
+  },
+);
