@@ -108,7 +108,9 @@ export interface CarriedState {
   answers?: [updateId: string, outcome: TransactionOutcome | TransactionOutcome[]][];
 }
 
-const ANSWERS_KEPT = 1_000;
+// A repeat comes within minutes (a retried activity, an update redelivered after continue-as-new); 100 answers of
+// up to 100 outcomes each keep the carried state small.
+const ANSWERS_KEPT = 100;
 
 export interface ActivationResult {
   state: ActivationState;
