@@ -7,7 +7,8 @@
  * 2. Batch path: streams a generated CSV of N lines to `POST /v1/settlements` and polls the batch report until it is
  *    COMPLETED (upload, apply and total time, records/s).
  * 3. Raw baseline: N fresh settlement events for the other M members, sent straight with the Temporal client as
- *    `applyTransactionUpdate` updates (one per line) at the batch's concurrency (records/s).
+ *    `transaction` signals (one per line; `--raw updates`: `applyTransaction` updates) at the batch's concurrency,
+ *    timed until the member workflows have applied them all (records/s).
  * 4. Writes `bench/results/settlement-<timestamp>.json` and appends a row to `bench/results/README.md`.
  *
  * It measures and records; it never asserts a speed (the machines are shared and noisy). Progress goes to stderr.
@@ -36,6 +37,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import pg from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
@@ -45,7 +47,7 @@ import { repoRoot } from '../src/dev/tools';
 import type { Channel, TransactionEvent } from '../src/domain/model';
 import { SETTLEMENT_HEADER, type SettlementRecord } from '../src/domain/settlement';
 import { logger } from '../src/logger';
-import { applyTransactionUpdate, type TransactionOutcome } from '../src/workflows/messages';
+import { applyTransactionUpdate, transactionSignal, type TransactionOutcome } from '../src/workflows/messages';
 
 /** The default of SETTLEMENT_CONCURRENCY (member workflows the batch updates at once). */
 const DEFAULT_CONCURRENCY = 32;
@@ -81,6 +83,8 @@ Options:
   --members M       members enrolled for each of the two runs, 2*M in all (default 1000)
   --concurrency C   member workflows updated at once, by the batch (the stack's SETTLEMENT_CONCURRENCY) and
                     by the raw baseline (default ${DEFAULT_CONCURRENCY})
+  --raw KIND        how the raw baseline sends each line: signals (the \`transaction\` signal, default) or
+                    updates (the \`applyTransaction\` update, which waits for the workflow's answer)
   --note TEXT       free text for the notes column of bench/results/README.md
   -h, --help        this text
 
@@ -92,8 +96,11 @@ interface Options {
   lines: number;
   members: number;
   concurrency: number;
+  raw: RawKind;
   note?: string;
 }
+
+type RawKind = 'signals' | 'updates';
 
 class UsageError extends Error {}
 
@@ -105,6 +112,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       members: { type: 'string' },
       concurrency: { type: 'string' },
       note: { type: 'string' },
+      raw: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -124,8 +132,14 @@ function parseOptions(argv: string[]): Options | 'help' {
     lines: positive('lines', values.lines, 100_000, 100_000_000),
     members: positive('members', values.members, 1_000, 1_000_000),
     concurrency: positive('concurrency', values.concurrency, DEFAULT_CONCURRENCY, 1_000),
+    raw: rawKind(values.raw),
     ...(values.note ? { note: values.note } : {}),
   };
+}
+
+function rawKind(text: string | undefined): RawKind {
+  if (text === undefined || text === 'signals' || text === 'updates') return text ?? 'signals';
+  throw new UsageError(`--raw must be signals or updates, got ${JSON.stringify(text)}`);
 }
 
 // ---- small helpers --------------------------------------------------------------------------------------------------
@@ -162,12 +176,19 @@ function rng(seed: number): () => number {
   };
 }
 
-/** Runs `task` over `count` indexes with at most `concurrency` in flight; the first failure stops the rest. */
+/** Aborted by SIGINT or SIGTERM: pools start nothing new. */
+const interruption = new AbortController();
+
+/**
+ * Runs `task` over `count` indexes with at most `concurrency` in flight; the first failure, or an interruption, stops
+ * the rest.
+ */
 async function pool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   let failed = false;
   const lane = async () => {
     while (!failed && next < count) {
+      if (interruption.signal.aborted) throw new Error('interrupted');
       const i = next++;
       try {
         await task(i);
@@ -559,18 +580,29 @@ async function waitForBatch(stack: Stack, batchId: string, lines: number): Promi
 }
 
 interface RawResult {
+  /** Answers of the updates (`--raw updates`); all zero for signals, which have no answer. */
   outcomes: Record<TransactionOutcome, number>;
   errors: number;
   firstErrors: string[];
+  /** Time to send everything (signals: accepted by the server; updates: answered by the workflows). */
+  sendMs: number;
+  /** Signals only: lines found applied (a ledger entry in the read model) when the wait ended. */
+  recorded?: number;
 }
 
+/**
+ * The raw baseline: every record sent straight to its member's workflow with the Temporal client, one message per
+ * line, `concurrency` in flight, in the message shapes the member workflow accepts (the `transaction` signal, or the
+ * `applyTransaction` update). Signals are fire-and-forget, so the clock stops only once the member workflows have
+ * applied all of them and their read model shows it (one ledger entry per transaction id).
+ */
 async function rawBaseline(
   client: Client,
+  databaseUrl: string,
   records: Iterator<SettlementRecord>,
-  lines: number,
-  concurrency: number,
-  batchId: string,
+  opts: { lines: number; concurrency: number; batchId: string; kind: RawKind; txPrefix: string },
 ): Promise<RawResult> {
+  const { lines, concurrency, batchId, kind } = opts;
   const outcomes: Record<TransactionOutcome, number> = { APPLIED: 0, DUPLICATE: 0, CONFLICT: 0, LATE: 0 };
   const firstErrors: string[] = [];
   let errors = 0;
@@ -584,11 +616,17 @@ async function rawBaseline(
     const record = next.value;
     const line = i + 2; // as in a file: the header is line 1
     const event: TransactionEvent = { source: 'SETTLEMENT', ...record, receivedAt, batchId, line };
+    const handle = client.workflow.getHandle(`activation:${CAMPAIGN_ID}:${record.memberId}`);
     try {
-      const outcome = await client.workflow
-        .getHandle(`activation:${CAMPAIGN_ID}:${record.memberId}`)
-        .executeUpdate(applyTransactionUpdate, { args: [event], updateId: `${batchId}:${line}` });
-      outcomes[outcome] += 1;
+      if (kind === 'signals') {
+        await handle.signal(transactionSignal, event);
+      } else {
+        const outcome = await handle.executeUpdate(applyTransactionUpdate, {
+          args: [event],
+          updateId: `${batchId}:${line}`,
+        });
+        outcomes[outcome] += 1;
+      }
     } catch (err) {
       errors += 1;
       if (firstErrors.length < 10) firstErrors.push(`line ${line} (${record.memberId}): ${String(err)}`);
@@ -596,10 +634,42 @@ async function rawBaseline(
     done += 1;
     if (Date.now() - lastSaid >= PROGRESS_MS) {
       lastSaid = Date.now();
-      say(`  raw ${done}/${lines} updates (${perSecond(done, Date.now() - t0)}/s, errors ${errors})`);
+      say(`  raw ${done}/${lines} ${kind} sent (${perSecond(done, Date.now() - t0)}/s, errors ${errors})`);
     }
   });
-  return { outcomes, errors, firstErrors };
+  const sendMs = Date.now() - t0;
+  if (kind === 'updates') return { outcomes, errors, firstErrors, sendMs };
+
+  say(`  all ${lines} signals sent in ${seconds(sendMs)} s; waiting for the workflows to apply them…`);
+  const expected = lines - errors;
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    let recorded = 0;
+    let lastChange = Date.now();
+    for (;;) {
+      if (interruption.signal.aborted) throw new Error('interrupted');
+      const { rows } = await db.query<{ n: string }>(
+        'SELECT count(*) AS n FROM ledger_entries WHERE transaction_id LIKE $1',
+        [`${opts.txPrefix}-%`],
+      );
+      const n = Number(rows[0]?.n ?? 0);
+      if (n !== recorded) lastChange = Date.now();
+      recorded = n;
+      if (recorded >= expected) break;
+      if (Date.now() - lastChange > STALL_MS) {
+        throw new Error(`the raw baseline stalled: ${recorded} of ${expected} signals applied`);
+      }
+      if (Date.now() - lastSaid >= PROGRESS_MS) {
+        lastSaid = Date.now();
+        say(`  raw ${recorded}/${expected} applied`);
+      }
+      await delay(POLL_MS / 4);
+    }
+    return { outcomes, errors, firstErrors, sendMs, recorded };
+  } finally {
+    await db.end();
+  }
 }
 
 // ---- recording ------------------------------------------------------------------------------------------------------
@@ -628,13 +698,16 @@ into a difference.
 
 A generated settlement file of \`lines\` lines (settled and returned loads, no withdrawals) for \`members\` enrolled
 members, streamed to \`POST /v1/settlements\` on the full local stack, against the same number of settlement events
-sent straight to other members' workflows as \`applyTransactionUpdate\` updates with the Temporal client.
+sent straight to other members' workflows with the Temporal client, as \`transaction\` signals (rows noted
+"raw as updates": as \`applyTransaction\` updates, each awaiting the workflow's answer; \`--raw updates\` still does that).
 
 - **batch rec/s**: \`lines\` / (upload + apply), end to end: from the first byte posted until the batch report says
   COMPLETED. The apply-only rate is in the JSON (\`batch.applyRecordsPerSec\`).
-- **raw rec/s**: \`lines\` / time to send the same number of updates straight to the member workflows, at the same
-  concurrency as the batch, one update per line. (The batch itself, since it groups a member's lines of a chunk into one
-  \`applyTransactions\` update, needs far fewer updates than lines, so a ratio above 1 is expected.)
+- **raw rec/s**: \`lines\` / time to send the same number of signals straight to the member workflows, at the same
+  concurrency as the batch, one signal per line, until the workflows have applied them all (every transaction has its
+  ledger entry in the read model). The send-only rate is in the JSON (\`raw.sendRecordsPerSec\`). Signals carry no
+  answer, no per-line outcome and no exactly-once guarantee across a crashed sender; the batch has all three, and
+  groups a member's lines of a chunk into one \`applyTransactions\` update.
 - **ratio**: batch rec/s / raw rec/s (above 1: the batch beats sending every line as its own update).
 - **peak RSS MB**: peak resident memory of the benchmark process, which also runs the API and the worker (PostgreSQL
   and the Temporal server are separate processes; their peak and their CPU time per phase are in the JSON).
@@ -690,7 +763,9 @@ async function main(): Promise<number> {
   const shutdown = () =>
     (stopping ??= (async () => {
       rss.stop();
-      await connection?.close().catch(() => undefined);
+      // Interrupted, the raw baseline may still have updates in flight, whose retry timers throw once their channel
+      // is closed: leave the connection to the exit.
+      if (!interruption.signal.aborted) await connection?.close().catch(() => undefined);
       if (stack) {
         say('stopping the stack…');
         await stack.stop();
@@ -700,10 +775,19 @@ async function main(): Promise<number> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (interrupted) return;
     interrupted = true;
+    interruption.abort();
     say(`${signal}: stopping (the temporary directory ${tmp} is kept)`);
+    // Requests cut off by the stopping stack may fail late, out of any await; they no longer matter.
+    process.on('uncaughtException', (err) => say(`  ignored while stopping: ${err.message}`));
     shutdown().then(
-      () => process.exit(130),
-      () => process.exit(1),
+      () => {
+        say('stopped; exit code 130');
+        process.exit(130);
+      },
+      (err: unknown) => {
+        say(`the stack did not stop cleanly: ${String(err)}`);
+        process.exit(1);
+      },
     );
   };
   process.once('SIGINT', onSignal);
@@ -804,14 +888,23 @@ async function main(): Promise<number> {
     say(`  ${cpuSummary(apply.phase)}`);
 
     const settledBeforeRaw = await settle();
-    say(`quiet after ${seconds(settledBeforeRaw)} s; raw baseline: ${lines} updates, ${concurrency} in flight…`);
+    say(`quiet after ${seconds(settledBeforeRaw)} s; raw baseline: ${lines} ${opts.raw}, ${concurrency} in flight…`);
     connection = await Connection.connect({ address: s.temporalAddress });
     const client = new Client({ connection });
     const rawRecords = settlementRecords({ ...genOpts, set: 'r', prefix: `RR${runTag}`, seed: 2 });
-    const raw = await phase(rss, () => rawBaseline(client, rawRecords, lines, concurrency, `raw-${runTag}`));
+    const raw = await phase(rss, () =>
+      rawBaseline(client, s.databaseUrl, rawRecords, {
+        lines,
+        concurrency,
+        batchId: `raw-${runTag}`,
+        kind: opts.raw,
+        txPrefix: `RR${runTag}`,
+      }),
+    );
     const rawRate = perSecond(lines, raw.phase.ms);
     say(
-      `  raw: ${seconds(raw.phase.ms)} s → ${rawRate} records/s; outcomes ${JSON.stringify(raw.value.outcomes)}, ` +
+      `  raw: ${seconds(raw.phase.ms)} s (sent in ${seconds(raw.value.sendMs)} s) → ${rawRate} records/s; ` +
+        (opts.raw === 'updates' ? `outcomes ${JSON.stringify(raw.value.outcomes)}, ` : '') +
         `errors ${raw.value.errors}`,
     );
     say(`  ${cpuSummary(raw.phase)}`);
@@ -829,8 +922,11 @@ async function main(): Promise<number> {
     for (const [k, v] of Object.entries(unexpected)) if (v > 0) notes.push(`batch ${k} ${v}`);
     if (report.records !== lines) notes.push(`batch records ${report.records} ≠ lines ${lines}`);
     if (raw.value.errors > 0) notes.push(`raw errors ${raw.value.errors}`);
-    if (raw.value.outcomes.APPLIED !== lines - raw.value.errors)
-      notes.push(`raw applied ${raw.value.outcomes.APPLIED}`);
+    if (opts.raw === 'updates') {
+      notes.push('raw as updates');
+      if (raw.value.outcomes.APPLIED !== lines - raw.value.errors)
+        notes.push(`raw applied ${raw.value.outcomes.APPLIED}`);
+    }
     const git = gitInfo(root);
     if (git.changedFiles?.length) notes.push('uncommitted src changes');
     if (opts.note) notes.push(opts.note.replace(/\|/g, '/'));
@@ -855,6 +951,7 @@ async function main(): Promise<number> {
         lines,
         members,
         rawConcurrency: concurrency,
+        rawKind: opts.raw,
         batchConcurrency: config.SETTLEMENT_CONCURRENCY,
         worker: {
           maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
@@ -908,7 +1005,11 @@ async function main(): Promise<number> {
       },
       raw: {
         settleBeforeMs: settledBeforeRaw,
+        kind: opts.raw,
         ms: raw.phase.ms,
+        sendMs: raw.value.sendMs,
+        sendRecordsPerSec: perSecond(lines, raw.value.sendMs),
+        recorded: raw.value.recorded,
         recordsPerSec: rawRate,
         phase: raw.phase,
         outcomes: raw.value.outcomes,
@@ -947,7 +1048,10 @@ async function main(): Promise<number> {
     say('done');
     return 0;
   } catch (err) {
-    if (interrupted) return 130;
+    if (interrupted) {
+      await shutdown().catch(() => undefined); // the signal handler's, already under way: exit once it is done
+      return 130;
+    }
     say(`FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     try {
       await shutdown();
