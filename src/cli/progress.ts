@@ -136,6 +136,7 @@ export interface DisplayTarget {
 export class ProgressDisplay {
   private drawnWidth = 0;
   private lastAt: number | undefined;
+  private lastDone: number | undefined;
 
   constructor(private readonly target: DisplayTarget) {}
 
@@ -143,10 +144,11 @@ export class ProgressDisplay {
     const { target } = this;
     const now = target.now();
     const interval = target.isTTY ? TTY_INTERVAL_MS : PLAIN_INTERVAL_MS;
-    // The last state is always drawn on a terminal, so the bar never stops short of 100%.
-    const final = target.isTTY && state.done >= state.total;
+    // The final state is always drawn (once), so neither the bar nor a log stops short of 100%.
+    const final = state.done >= state.total && state.done !== this.lastDone;
     if (!final && this.lastAt !== undefined && now - this.lastAt < interval) return;
     this.lastAt = now;
+    this.lastDone = state.done;
     if (target.isTTY) {
       // A terminal without a size (a pseudo-terminal under `script`) reports 0 columns.
       const max = Math.max(20, (target.columns || 80) - 1);

@@ -167,4 +167,16 @@ describe('ProgressDisplay', () => {
       'settling:  30% 30/100 records · – records/s · ETA –:––\n',
     ]);
   });
+
+  it('writes the final count to a log at once, and only once', () => {
+    const t = target(false);
+    const display = new ProgressDisplay(t);
+    display.update(at(10));
+    t.tick(500);
+    display.update(at(100));
+    t.tick(500);
+    display.update(at(100));
+    display.finish();
+    expect(t.written.map((w) => /(\d+)\/100/.exec(w)?.[1])).toEqual(['10', '100']);
+  });
 });
