@@ -3,11 +3,17 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+// The same workflow interceptors (OpenTelemetry) as a worker that bundles at start: see src/telemetry/temporal.ts.
+const { WORKFLOW_INTERCEPTOR_MODULES } = createRequire(import.meta.url)(
+  path.join(root, 'dist', 'src', 'telemetry', 'temporal.js'),
+);
 const { code } = await bundleWorkflowCode({
   workflowsPath: path.join(root, 'dist', 'src', 'workflows', 'index.js'),
+  workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
   logger: new DefaultLogger('WARN'),
 });
 mkdirSync(path.join(root, 'dist'), { recursive: true });

@@ -52,12 +52,26 @@ const schema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2).default(40),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(100),
   SETTLEMENT_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+  /** Staged lines per settlement activity call (one checkpoint each). */
+  SETTLEMENT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+  /** How old the campaign figures on /metrics may get before a scrape triggers their recomputation. */
+  REPORT_METRICS_MAX_AGE: duration('REPORT_METRICS_MAX_AGE').default('PT30S'),
+  /** The worker's health and metrics HTTP server (GET /healthz, /readyz, /metrics); 0 turns it off. */
+  WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** OTLP/HTTP collector base URL (traces go to `<url>/v1/traces`); unset → spans are made but not exported. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+/, 'OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL such as http://localhost:4318')
+    .optional(),
+  /** The `service.name` of exported spans; unset → cold-member-activation-api / -worker (one name under npm start). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 
 export type Env = z.infer<typeof schema>;
 
 export interface Config extends Env {
   rewardRetryForMs: number;
+  reportMetricsMaxAgeMs: number;
 }
 
 export class ConfigError extends Error {
@@ -74,7 +88,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
   }
-  return { ...parsed.data, rewardRetryForMs: parseDurationMs(parsed.data.REWARD_RETRY_FOR) };
+  return {
+    ...parsed.data,
+    rewardRetryForMs: parseDurationMs(parsed.data.REWARD_RETRY_FOR),
+    reportMetricsMaxAgeMs: parseDurationMs(parsed.data.REPORT_METRICS_MAX_AGE),
+  };
 }
 
 export const defaultCampaignTerms = (config: Config) => ({

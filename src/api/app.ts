@@ -4,6 +4,7 @@ import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import type { MemberView } from '../domain/view';
 import type { Logger } from '../logger';
+import { httpServerSpans } from '../telemetry/http';
 import { ApiError, errorHandler, parse, unknownRoute } from './errors';
 import { createHttpMetrics, registerCampaignGauges } from './metrics';
 import { buildOpenApiDocument } from './openapi';
@@ -14,6 +15,10 @@ export interface AppDeps {
   service: Service;
   logger: Logger;
   metricsRegistry?: Registry;
+  /** The Temporal SDK's metrics, served after the app's on /metrics (see telemetry/temporal.ts). */
+  sdkMetrics?: () => Promise<string>;
+  /** REPORT_METRICS_MAX_AGE: how old the campaign figures on /metrics may get (default 30 s). */
+  reportMetricsMaxAgeMs?: number;
 }
 
 /** JSON bodies only, up to 1 MiB (settlement files have their own route). */
@@ -21,14 +26,22 @@ const JSON_LIMIT = '1mb';
 
 const callerId = (req: Request): string | undefined => req.get('x-caller-id') ?? undefined;
 
-export function createApp({ service, logger, metricsRegistry }: AppDeps): express.Express {
+export function createApp({
+  service,
+  logger,
+  metricsRegistry,
+  sdkMetrics,
+  reportMetricsMaxAgeMs,
+}: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const metrics = createHttpMetrics(metricsRegistry);
-  registerCampaignGauges(metrics.registry, () => service.campaignReports());
+  const metrics = createHttpMetrics(metricsRegistry, sdkMetrics);
+  registerCampaignGauges(metrics.registry, () => service.campaignReports(), reportMetricsMaxAgeMs);
   const openApi = buildOpenApiDocument();
 
+  // First: everything after it, Temporal client calls included, runs inside the request's span.
+  app.use(httpServerSpans());
   app.use(metrics.middleware);
   app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
   // Settlement files are streamed straight into PostgreSQL: no body parser, no size limit.
@@ -69,7 +82,7 @@ export function createApp({ service, logger, metricsRegistry }: AppDeps): expres
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
   });
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    res.type(metrics.registry.contentType).send(await metrics.render());
   });
   app.get('/openapi.json', (_req, res) => {
     res.json(openApi);

@@ -1,8 +1,11 @@
 /** `npm run api`: the production API process. Stops accepting on SIGTERM, finishes requests, exits 0. */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createPool } from '../db/pool';
 import { logger } from '../logger';
+import { startTelemetry } from '../telemetry';
+import { clientInterceptors } from '../telemetry/temporal';
 import { createApp } from './app';
 import { listen } from './server';
 import { createService } from './service';
@@ -12,22 +15,43 @@ async function main(): Promise<void> {
   for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL'] as const) {
     if (!config[name]) throw new Error(`${name} must be set for the production API (npm start runs a local stack)`);
   }
+  // Before the connection: the Temporal Runtime is installed once, with our logger and the SDK's metrics exporter.
+  const telemetry = await startTelemetry(config, {
+    serviceName: 'cold-member-activation-api',
+    logger,
+    sdkMetrics: true,
+  });
   const db = createPool(config.DATABASE_URL!, 20);
-  const connection = await Connection.connect({ address: config.TEMPORAL_ADDRESS! });
-  const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  // A native (Core) connection rather than the pure-JS one: Core measures every client RPC (temporal_request*).
+  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const temporal = new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    interceptors: clientInterceptors(),
+  });
   const service = createService({
     db,
     temporal,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     rewardRetryForMs: config.rewardRetryForMs,
+    settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,
   });
-  const server = await listen(createApp({ service, logger }), config.PORT);
+  const server = await listen(
+    createApp({
+      service,
+      logger,
+      reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
+      ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
+    }),
+    config.PORT,
+  );
   logger.info({ url: server.url }, 'API listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'API stopping');
     await server.close();
     await connection.close();
     await db.end();
+    await telemetry.shutdown();
     process.exit(0);
   };
   process.once('SIGINT', (s) => void stop(s));

@@ -6,9 +6,15 @@ import type { CampaignReport } from '../db/report';
 export interface HttpMetrics {
   registry: Registry;
   middleware: RequestHandler;
+  /** The /metrics body: the app's metrics, then the Temporal SDK's (client RPCs; under npm start the worker's too). */
+  render(): Promise<string>;
 }
 
-export function createHttpMetrics(registry = new Registry()): HttpMetrics {
+export function createHttpMetrics(
+  registry = new Registry(),
+  /** The Temporal SDK's metrics in Prometheus text format (telemetry/temporal.ts); omitted → app metrics only. */
+  sdkMetrics?: () => Promise<string>,
+): HttpMetrics {
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({
     name: 'http_requests_total',
@@ -34,16 +40,54 @@ export function createHttpMetrics(registry = new Registry()): HttpMetrics {
     });
     next();
   };
-  return { registry, middleware };
+  const render = async () => {
+    const [own, sdk] = await Promise.all([registry.metrics(), sdkMetrics?.() ?? Promise.resolve('')]);
+    return [own.trimEnd(), sdk.trimEnd()].filter(Boolean).join('\n') + '\n';
+  };
+  return { registry, middleware, render };
 }
 
-/** The campaign report's figures as gauges, computed when Prometheus scrapes. */
-export function registerCampaignGauges(registry: Registry, reports: () => Promise<CampaignReport[]>): void {
-  // prom-client collects every metric of a scrape concurrently: the gauges share one computation per scrape.
-  let cached: { at: number; all: Promise<CampaignReport[]> } | undefined;
-  const current = (): Promise<CampaignReport[]> => {
-    if (!cached || Date.now() - cached.at > 1_000) cached = { at: Date.now(), all: reports() };
-    return cached.all;
+/**
+ * The campaign report's figures as gauges. Computing them scans the read models (seconds at a million members), so a
+ * scrape gets figures at most `maxAgeMs` old: the first scrape computes, later ones are served the last figures while
+ * a refresh runs in the background once they are older than that. Whatever the number of scrapers and API replicas'
+ * scrape intervals, each replica computes at most once per `maxAgeMs`. `activation_report_age_seconds` says how old
+ * the figures served are.
+ */
+export function registerCampaignGauges(
+  registry: Registry,
+  reports: () => Promise<CampaignReport[]>,
+  maxAgeMs = 30_000,
+  now: () => number = Date.now,
+): void {
+  let last: { at: number; ok: boolean; all: CampaignReport[] } | undefined;
+  let refreshing: Promise<void> | undefined;
+  const refresh = (): Promise<void> =>
+    (refreshing ??= (async () => {
+      const at = now();
+      try {
+        last = { at, ok: true, all: await reports() };
+      } catch {
+        // A failing PostgreSQL shows as activation_report_collect_success 0, not as a failed scrape; the last good
+        // figures stay (their age grows).
+        last = { at, ok: false, all: last?.all ?? [] };
+      } finally {
+        refreshing = undefined;
+      }
+    })());
+  // prom-client collects every metric of a scrape concurrently: they all wait for the same computation.
+  let scrape: { at: number; ready: Promise<void> } | undefined;
+  const current = async (): Promise<NonNullable<typeof last>> => {
+    if (!scrape || now() - scrape.at > 1_000) {
+      const stale = !last || now() - last.at >= maxAgeMs;
+      // Without figures yet there is nothing to serve: wait. Otherwise serve what there is and refresh behind.
+      scrape = {
+        at: now(),
+        ready: !last ? refresh() : stale ? (void refresh(), Promise.resolve()) : Promise.resolve(),
+      };
+    }
+    await scrape.ready;
+    return last!;
   };
   const gauge = (
     name: string,
@@ -59,20 +103,23 @@ export function registerCampaignGauges(registry: Registry, reports: () => Promis
       async collect() {
         this.reset();
         // A failing PostgreSQL shows as activation_report_collect_success 0, not as a failed scrape.
-        for (const r of await current().catch(() => [])) set(this, r);
+        for (const r of (await current()).all) set(this, r);
       },
     });
   new Gauge({
     name: 'activation_report_collect_success',
-    help: '1 when the campaign figures were computed for this scrape, 0 when PostgreSQL failed',
+    help: '1 when the last computation of the campaign figures succeeded, 0 when PostgreSQL failed it',
     registers: [registry],
     async collect() {
-      this.set(
-        await current().then(
-          () => 1,
-          () => 0,
-        ),
-      );
+      this.set((await current()).ok ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'activation_report_age_seconds',
+    help: 'Age of the campaign figures served by this scrape (they are recomputed at most every REPORT_METRICS_MAX_AGE)',
+    registers: [registry],
+    async collect() {
+      this.set(Math.max(0, (now() - (await current()).at) / 1000));
     },
   });
   gauge(
@@ -82,6 +129,9 @@ export function registerCampaignGauges(registry: Registry, reports: () => Promis
       for (const [state, n] of Object.entries(r.counts)) g.set({ campaign: r.campaignId, state }, n);
     },
     ['campaign', 'state'],
+  );
+  gauge('activation_rewards_issued', 'Rewards credited, by campaign', (g, r) =>
+    g.set({ campaign: r.campaignId }, r.rewards.issued),
   );
   gauge('activation_points_issued', 'Points credited by campaign', (g, r) =>
     g.set({ campaign: r.campaignId }, r.rewards.pointsIssued),

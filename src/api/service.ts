@@ -41,6 +41,8 @@ export interface ServiceDeps {
   temporal: Client;
   taskQueue: string;
   rewardRetryForMs: number;
+  /** Staged lines per settlement activity call (SETTLEMENT_CHUNK_SIZE); unset → the batch workflow's default. */
+  settlementChunkSize?: number;
   /** Test hook: continue-as-new earlier than the server suggests. */
   historyEventLimit?: number;
 }
@@ -269,7 +271,7 @@ export function createService(deps: ServiceDeps) {
         await temporal.workflow.start<typeof settlementBatch>('settlementBatch', {
           workflowId: settlementWorkflowId(batchId),
           taskQueue: deps.taskQueue,
-          args: [{ batchId }],
+          args: [{ batchId, ...(deps.settlementChunkSize ? { chunkSize: deps.settlementChunkSize } : {}) }],
           workflowIdReusePolicy: 'REJECT_DUPLICATE',
           workflowIdConflictPolicy: 'FAIL',
           memo: { batchId },

@@ -6,7 +6,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createApp } from '../api/app';
 import { listen } from '../api/server';
@@ -17,6 +18,8 @@ import { migrate } from '../db/migrate';
 import { createPool } from '../db/pool';
 import { parseDurationMs } from '../domain/terms';
 import { logger as rootLogger, type Logger } from '../logger';
+import { startTelemetry } from '../telemetry';
+import { clientInterceptors } from '../telemetry/temporal';
 import { createWorker, workerTuning } from '../workers/worker';
 import { startPointsApi } from './points-api';
 import { startEmbeddedPostgres } from './postgres';
@@ -43,6 +46,8 @@ export interface StackOptions {
   historyEventLimit?: number;
   /** `false`: run no worker in this process (tests run workers as separate processes, to kill them). */
   worker?: boolean;
+  /** Test hook: every span of the stack (HTTP, client, workflow, activity) goes to this exporter. */
+  spanExporter?: SpanExporter;
 }
 
 export async function startStack(config: Config, opts: StackOptions = {}): Promise<Stack> {
@@ -65,6 +70,16 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
   };
 
   try {
+    // Before any Temporal connection. API and worker share this process, hence one Runtime: the API's /metrics
+    // serves the SDK's metrics of both (client RPCs and the worker's tasks).
+    const telemetry = await startTelemetry(config, {
+      serviceName: 'cold-member-activation',
+      logger,
+      sdkMetrics: true,
+      ...(opts.spanExporter ? { spanExporter: opts.spanExporter } : {}),
+    });
+    stops.push({ name: 'telemetry', stop: telemetry.shutdown });
+
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       say(`starting embedded PostgreSQL (${path.join(dataDir, 'postgres')}, port ${config.EMBEDDED_PG_PORT})…`);
@@ -126,6 +141,7 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
         taskQueue: config.TEMPORAL_TASK_QUEUE,
         deps: { db, pointsApiUrl, pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS, notifyUrl: config.NOTIFY_URL },
         shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
+        tracing: telemetry.tracing,
         ...workerTuning(config),
       });
       const running = worker.run();
@@ -141,16 +157,26 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
       });
     }
 
-    const connection = await Connection.connect({ address: temporalAddress });
+    // Native, as in production (src/api/main.ts): Core measures the client's RPCs.
+    const connection = await NativeConnection.connect({ address: temporalAddress });
     stops.push({ name: 'client connection', stop: () => connection.close() });
     const service = createService({
       db,
-      temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }),
+      temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: clientInterceptors() }),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       rewardRetryForMs: config.rewardRetryForMs,
+      settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,
       ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}),
     });
-    const api = await listen(createApp({ service, logger }), config.PORT);
+    const api = await listen(
+      createApp({
+        service,
+        logger,
+        reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
+        ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
+      }),
+      config.PORT,
+    );
     stops.push({ name: 'API', stop: api.close });
 
     return {

@@ -7,7 +7,11 @@ import type { Totals } from './evaluation';
 import type { ActivationState } from './model';
 import type { EnrollmentSchedule } from './terms';
 
-export const aud = (cents: number): string => `A$${(cents / 100).toFixed(2)}`;
+/**
+ * Amounts as `AUD 550.00`. Not `A$550.00`: the Web UI's markdown reads text between two dollar signs as maths, and
+ * the current details hold several amounts.
+ */
+export const aud = (cents: number): string => `AUD ${(cents / 100).toFixed(2)}`;
 
 export const enrollmentSummary = (
   memberId: string,

@@ -1,9 +1,14 @@
-/** `npm run worker`: the production worker process. Drains in-flight tasks on SIGTERM, then exits 0. */
+/**
+ * `npm run worker`: the production worker process. Serves /healthz, /readyz and /metrics on WORKER_HTTP_PORT. On
+ * SIGTERM /healthz turns 503 at once, in-flight tasks drain, then the HTTP server closes and the process exits 0.
+ */
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { parseDurationMs } from '../domain/terms';
 import { createPool } from '../db/pool';
 import { logger } from '../logger';
+import { startTelemetry } from '../telemetry';
+import { startWorkerHttpServer } from './http';
 import { createWorker, workerTuning } from './worker';
 
 async function main(): Promise<void> {
@@ -11,6 +16,12 @@ async function main(): Promise<void> {
   for (const name of ['TEMPORAL_ADDRESS', 'DATABASE_URL', 'POINTS_API_URL'] as const) {
     if (!config[name]) throw new Error(`${name} must be set for the production worker (npm start runs a local stack)`);
   }
+  // Before the first connection: it would install a Temporal Runtime of its own, without our logs and metrics.
+  const telemetry = await startTelemetry(config, {
+    serviceName: 'cold-member-activation-worker',
+    logger,
+    sdkMetrics: config.WORKER_HTTP_PORT !== 0,
+  });
   const db = createPool(config.DATABASE_URL!);
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
   const worker = await createWorker({
@@ -24,18 +35,38 @@ async function main(): Promise<void> {
       notifyUrl: config.NOTIFY_URL,
     },
     shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
+    tracing: telemetry.tracing,
     ...workerTuning(config),
   });
+  const http =
+    config.WORKER_HTTP_PORT === 0
+      ? undefined
+      : await startWorkerHttpServer({
+          port: config.WORKER_HTTP_PORT,
+          state: () => worker.getState(),
+          temporalReachable: () =>
+            connection
+              .withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}))
+              .then(() => true),
+          ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
+        });
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       logger.info({ signal }, 'worker draining');
-      worker.shutdown();
+      // The Temporal Runtime reacts to the same signals; whoever comes second finds the worker draining already.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
     });
   }
-  logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS }, 'worker running');
+  logger.info(
+    { taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS, http: http?.url },
+    'worker running',
+  );
   await worker.run();
+  // Probes see 503 through the whole drain; the server goes only once nothing is left to report on.
+  await http?.close();
   await connection.close();
   await db.end();
+  await telemetry.shutdown();
   logger.info('worker stopped');
 }
 

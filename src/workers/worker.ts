@@ -4,6 +4,13 @@ import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker
 import { createActivities, type ActivityDeps } from '../activities';
 import { createSettlementActivities } from '../activities/settlement';
 import type { Config } from '../config';
+import {
+  WORKFLOW_INTERCEPTOR_MODULES,
+  activityInterceptors,
+  clientInterceptors,
+  workflowSinks,
+} from '../telemetry/temporal';
+import type { Tracing } from '../telemetry/tracing';
 
 export interface WorkerSetup {
   connection: NativeConnection;
@@ -15,6 +22,8 @@ export interface WorkerSetup {
   shutdownGraceTimeMs?: number;
   /** Member workflows the settlement batch updates at once (default 32). */
   settlementConcurrency?: number;
+  /** Where workflow and activity spans go; without it they are still made (the bundle traces) and dropped. */
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
   extra?: Partial<WorkerOptions>;
 }
 
@@ -39,12 +48,23 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     ...(setup.workflowBundlePath
       ? { workflowBundle: { codePath: setup.workflowBundlePath } }
       : { workflowsPath: require.resolve('../workflows') }),
+    interceptors: {
+      activity: activityInterceptors(),
+      // A prebuilt bundle carries the workflow interceptors already (scripts/build-bundle.mjs).
+      ...(setup.workflowBundlePath ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+    },
+    sinks: workflowSinks(setup.tracing),
     activities: {
       ...createActivities(setup.deps),
       // The settlement batch signals member workflows: a client on the worker's own connection.
       ...createSettlementActivities({
         db: setup.deps.db,
-        temporal: new Client({ connection: setup.connection, namespace: setup.namespace }),
+        temporal: new Client({
+          connection: setup.connection,
+          namespace: setup.namespace,
+          // The batch's updates to member workflows continue the batch's trace.
+          interceptors: clientInterceptors(),
+        }),
         ...(setup.settlementConcurrency ? { concurrency: setup.settlementConcurrency } : {}),
       }),
     },

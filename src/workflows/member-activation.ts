@@ -16,6 +16,7 @@ import {
   setCurrentDetails,
   currentUpdateInfo,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
@@ -61,6 +62,20 @@ import {
 import { ActivationStateKey, CountedCentsKey } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Patch ids: each guards a change of the command sequence so that runs recorded before it still replay
+ * (docs/versioning.md). Remove a branch only through `deprecatePatch`, once no run older than the patch is open.
+ */
+export const PATCHES = {
+  /**
+   * Search attributes are upserted at most once per workflow task, and not at all when they would not change.
+   * Before: one upsert per transaction heard, so a settlement update of 100 lines added 100 history events and 100
+   * visibility writes, and a duplicate or an instant load settling (the nightly file's commonest line) one each for
+   * nothing.
+   */
+  coalesceSearchAttributeUpserts: 'coalesce-search-attribute-upserts',
+} as const;
 
 export interface ActivationInput {
   campaign: CampaignTerms;
@@ -160,13 +175,22 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     s.viewDirty = true;
   };
 
+  /** Set when the search attributes may be stale; the publisher (below) upserts them once the task's work is done. */
+  let publishPending = false;
+
   /** Search attributes for operators' queries, and the current details the Web UI shows, in words. */
   const publishSearchAttributes = (): void => {
     const t = totals(s.ledger, schedule);
-    upsertSearchAttributes([
-      { key: ActivationStateKey, value: s.state },
-      { key: CountedCentsKey, value: t.countedCents },
-    ]);
+    if (patched(PATCHES.coalesceSearchAttributeUpserts)) {
+      publishPending = true;
+    } else {
+      // Runs recorded before the patch upserted here, every time.
+      upsertSearchAttributes([
+        { key: ActivationStateKey, value: s.state },
+        { key: CountedCentsKey, value: t.countedCents },
+      ]);
+    }
+    // Not a command (no history event): safe to set as often as the state changes.
     setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, schedule, s.verdict));
   };
 
@@ -417,11 +441,37 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     }
   };
 
+  /**
+   * Upserts the search attributes after the work of a workflow task: its condition is checked after each job of an
+   * activation, but it resumes only once every job has run (microtasks wait for the job loop), so a burst of news
+   * costs one upsert with the final values. Values the execution already has (set at start, carried over by
+   * continue-as-new, or upserted before) cost none.
+   */
+  const publisher = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => publishPending);
+      publishPending = false;
+      const countedCents = totals(s.ledger, schedule).countedCents;
+      const current = workflowInfo().typedSearchAttributes;
+      if (current.get(ActivationStateKey) === s.state && current.get(CountedCentsKey) === countedCents) continue;
+      upsertSearchAttributes([
+        { key: ActivationStateKey, value: s.state },
+        { key: CountedCentsKey, value: countedCents },
+      ]);
+    }
+  };
+
   void recorder();
   void notifier();
+  void publisher();
 
   const idle = (): boolean =>
-    !recording && notifying === 0 && s.outbox.length === 0 && !s.viewDirty && s.notifyQueue.length === 0;
+    !recording &&
+    notifying === 0 &&
+    !publishPending &&
+    s.outbox.length === 0 &&
+    !s.viewDirty &&
+    s.notifyQueue.length === 0;
 
   /** Before returning: everything recorded, every notification handed over, every handler done. */
   const drain = async (): Promise<void> => {
@@ -439,7 +489,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   const continueAsNewNow = async (): Promise<never> => {
     stopping = true;
     // Whatever is still queued travels in the carried state; only in-flight work must finish here.
-    await condition(() => !recording && notifying === 0 && allHandlersFinished());
+    await condition(() => !recording && notifying === 0 && !publishPending && allHandlersFinished());
     audit('CONTINUED_AS_NEW', 'WORKFLOW', { historyLength: workflowInfo().historyLength, runId: workflowInfo().runId });
     return continueAsNew<typeof memberActivation>({ ...input, carried: s });
   };

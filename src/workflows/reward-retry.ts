@@ -16,13 +16,17 @@ export interface RewardRetryInput extends RewardRequest {
 
 export const rewardRetryWorkflowId = (reviewId: string): string => `review:${reviewId}`;
 
+// Activity summaries are user metadata, not part of the command the replayer compares: adding or rewording them needs
+// no patch (docs/versioning.md).
 const { recordRetriedReward } = proxyActivities<Activities>({
+  summary: 'Record the outcome on the enrollment, the audit trail and the review queue',
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
 export async function rewardRetry(input: RewardRetryInput): Promise<{ status: 'ISSUED' | 'FAILED' }> {
   const { issueReward } = proxyActivities<Activities>({
+    summary: `Credit ${input.points} points again for review ${input.reviewId} (idempotency key ${input.idempotencyKey})`,
     startToCloseTimeout: '20s',
     scheduleToCloseTimeout: input.rewardRetryForMs,
     retry: {

@@ -10,6 +10,7 @@ import { migrate } from '../../src/db/migrate';
 import { createPool, type Db } from '../../src/db/pool';
 import { startPointsApi } from '../../src/dev/points-api';
 import { logger } from '../../src/logger';
+import { workflowSinks } from '../../src/telemetry/temporal';
 import { createTestDatabase } from '../support/db';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
 
@@ -36,6 +37,7 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue,
     workflowBundle: workflowBundle(),
+    sinks: workflowSinks(),
     activities: createActivities({ db, pointsApiUrl: points.url, pointsApiTimeoutMs: 1_000 }),
   });
   running = worker.run();

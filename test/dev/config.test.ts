@@ -14,7 +14,10 @@ describe('configuration', () => {
       CAMPAIGN_GRACE: 'PT48H',
       REWARD_RETRY_FOR: 'PT24H',
       rewardRetryForMs: 24 * 3_600_000,
+      WORKER_HTTP_PORT: 9464,
     });
+    expect(c.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(c.OTEL_SERVICE_NAME).toBeUndefined();
     expect(workerTuning(c)).toEqual({
       settlementConcurrency: 32,
       extra: {
@@ -37,6 +40,21 @@ describe('configuration', () => {
       settlementConcurrency: 64,
       extra: { maxCachedWorkflows: 5_000, maxConcurrentActivityTaskExecutions: 200 },
     });
+  });
+
+  it('takes the observability settings from the environment', () => {
+    const c = loadConfig({
+      WORKER_HTTP_PORT: '0',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_SERVICE_NAME: 'activation-eu',
+    });
+    expect(c).toMatchObject({
+      WORKER_HTTP_PORT: 0,
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_SERVICE_NAME: 'activation-eu',
+    });
+    expect(() => loadConfig({ WORKER_HTTP_PORT: '70000' })).toThrow(/WORKER_HTTP_PORT/);
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 
   it('stops at boot naming every bad variable', () => {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { SETTLEMENT_HEADER } from '../../src/domain/settlement';
+import { captureHistories } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 const WORKER = path.join(__dirname, '..', '..', 'dist', 'src', 'workers', 'main.js');
@@ -41,6 +42,12 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  // With CAPTURE_HISTORIES=1: the resumed batch and a few of its members (one per distinct shape) become fixtures.
+  if (stack)
+    await captureHistories(
+      { address: stack.temporalAddress },
+      { group: 'e2e-settlement-crash', capturedFrom: 'test/e2e/settlement-crash.test.ts', maxPerType: 3 },
+    );
   await db?.end();
   await stack?.destroy();
 }, 60_000);

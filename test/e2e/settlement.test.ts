@@ -3,6 +3,7 @@
  * runs (embedded PostgreSQL, the Temporal dev server, the worker, the API, the local points API).
  */
 import { SETTLEMENT_HEADER } from '../../src/domain/settlement';
+import { captureHistories } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
@@ -10,6 +11,12 @@ beforeAll(async () => {
   stack = await startTestStack({ REWARD_RETRY_FOR: 'PT2M' });
 }, 180_000);
 afterAll(async () => {
+  // With CAPTURE_HISTORIES=1: member, settlement batch and reward retry histories become replay fixtures.
+  if (stack)
+    await captureHistories(
+      { address: stack.temporalAddress },
+      { group: 'e2e-settlement', capturedFrom: 'test/e2e/settlement.test.ts' },
+    );
   await stack?.destroy();
 }, 60_000);
 
@@ -302,12 +309,6 @@ describe('late news and reviews', () => {
     expect((await stack.api('GET', '/v1/campaigns/nope/report')).status).toBe(404);
 
     const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
-    console.log(
-      metrics
-        .split('\n')
-        .filter((l) => l.includes('activation'))
-        .join('\n'),
-    );
     expect(metrics).toContain(`activation_points_issued{campaign="${C}"} 6000`);
     expect(metrics).toContain(`activation_enrollments{campaign="${C}",state="COMPLETED"} 3`);
     expect(metrics).toContain(`activation_late_settlement_member_ratio{campaign="${C}"} 1`);

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { startStack, type Stack } from '../../src/dev/stack';
 import { logger } from '../../src/logger';
+import { captureHistories } from '../support/histories';
 import { eventually, freePort } from '../support/stack';
 
 /** A push channel that records what it receives. */
@@ -61,6 +62,12 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  // With CAPTURE_HISTORIES=1: the members' histories (flaky points API, a stack restart mid-window) become fixtures.
+  if (stack)
+    await captureHistories(
+      { address: stack.temporalAddress },
+      { group: 'e2e-stack', capturedFrom: 'test/e2e/stack.test.ts' },
+    );
   await stack?.stop();
   push?.server.close();
   rmSync(dataDir, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/telemetry/temporal';
 import { delay, findFreePort, repoRoot } from '../../src/dev/tools';
 import { setTestRun, type TestRun } from './test-run';
 
@@ -39,6 +40,8 @@ export default async function globalSetup(): Promise<void> {
   const bundle = async () => {
     const { code } = await bundleWorkflowCode({
       workflowsPath: path.join(repoRoot(), 'src', 'workflows'),
+      // As in production (scripts/build-bundle.mjs): traced runs in saved histories replay only with them.
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
       logger: new DefaultLogger('WARN'),
     });
     const codePath = path.join(dir, 'workflow-bundle.js');

@@ -17,6 +17,7 @@ import { startPointsApi } from '../../src/dev/points-api';
 import type { TransactionEvent } from '../../src/domain/model';
 import { scheduleFor, type CampaignTerms } from '../../src/domain/terms';
 import type { MemberView } from '../../src/domain/view';
+import { workflowSinks } from '../../src/telemetry/temporal';
 import { memberViewQuery } from '../../src/workflows/messages';
 import type { ActivationInput, memberActivation } from '../../src/workflows/member-activation';
 import { createTestDatabase } from '../support/db';
@@ -110,6 +111,7 @@ export async function createBench(opts: BenchOptions = {}): Promise<Bench> {
           connection: current.nativeConnection,
           taskQueue,
           workflowBundle: workflowBundle(),
+          sinks: workflowSinks(),
           activities: createActivities({
             db,
             pointsApiUrl: points.url,

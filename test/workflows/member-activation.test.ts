@@ -34,7 +34,7 @@ describe('the member workflow', () => {
       // What the Web UI shows as the workflow's current details.
       const metadata = await m.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
       expect(metadata.currentDetails).toContain('**GOAL_ACHIEVED** — on target');
-      expect(metadata.currentDetails).toContain('counted A$500.00 of A$500.00');
+      expect(metadata.currentDetails).toContain('counted AUD 500.00 of AUD 500.00');
 
       await bench.env.sleep(30 * DAY + HOUR);
       expect((await m.view()).state).toBe('CONFIRMING');
