@@ -6,7 +6,7 @@ import type { MemberView } from '../domain/view';
 import type { Logger } from '../logger';
 import { httpServerSpans } from '../telemetry/http';
 import { ApiError, errorHandler, parse, unknownRoute } from './errors';
-import { createHttpMetrics, registerCampaignGauges } from './metrics';
+import { createHttpMetrics, registerCampaignGauges, registerDependencyGauge } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import * as s from './schemas';
 import type { Service } from './service';
@@ -38,6 +38,7 @@ export function createApp({
   app.set('etag', false);
   const metrics = createHttpMetrics(metricsRegistry, sdkMetrics);
   registerCampaignGauges(metrics.registry, () => service.campaignReports(), reportMetricsMaxAgeMs);
+  registerDependencyGauge(metrics.registry, () => service.ready());
   const openApi = buildOpenApiDocument();
 
   // First: everything after it, Temporal client calls included, runs inside the request's span.

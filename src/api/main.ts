@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const temporal = new Client({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
-    interceptors: clientInterceptors(),
+    interceptors: clientInterceptors(telemetry.tracing),
   });
   const service = createService({
     db,

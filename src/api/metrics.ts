@@ -158,3 +158,24 @@ export function registerCampaignGauges(
     },
   );
 }
+
+/**
+ * `activation_dependency_up{dependency}`: whether this API process reaches PostgreSQL and Temporal, checked at each
+ * scrape. The alert on it is the one that sees a Temporal outage: the API's /readyz fails with it, so Kubernetes takes
+ * the pods out of the Service and no request ever shows as a 5xx.
+ */
+export function registerDependencyGauge(
+  registry: Registry,
+  check: () => Promise<{ postgres: boolean; temporal: boolean }>,
+): void {
+  new Gauge({
+    name: 'activation_dependency_up',
+    help: 'Whether the API reaches the dependency (1) or not (0), checked at scrape time',
+    labelNames: ['dependency'],
+    registers: [registry],
+    async collect() {
+      const checks = await check();
+      for (const [dependency, up] of Object.entries(checks)) this.set({ dependency }, up ? 1 : 0);
+    },
+  });
+}

@@ -36,6 +36,9 @@ import {
 import { ApiError, notFound } from './errors';
 import type { TransactionInput } from './schemas';
 
+/** Readiness checks answer within this, below the probes' timeouts (deploy/k8s: 3 s). */
+const READY_TIMEOUT_MS = 2_000;
+
 export interface ServiceDeps {
   db: Db;
   temporal: Client;
@@ -349,16 +352,19 @@ export function createService(deps: ServiceDeps) {
       return campaignReport(db, campaignId);
     },
 
+    /** Whether PostgreSQL and Temporal answer, each within READY_TIMEOUT_MS (a probe must not hang). */
     async ready(): Promise<{ postgres: boolean; temporal: boolean }> {
+      const answers = (check: Promise<unknown>) =>
+        Promise.race([
+          check.then(
+            () => true,
+            () => false,
+          ),
+          new Promise<boolean>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref()),
+        ]);
       const [postgres, temporalOk] = await Promise.all([
-        db.query('SELECT 1').then(
-          () => true,
-          () => false,
-        ),
-        temporal.connection.workflowService.getSystemInfo({}).then(
-          () => true,
-          () => false,
-        ),
+        answers(db.query('SELECT 1')),
+        answers(temporal.connection.workflowService.getSystemInfo({})),
       ]);
       return { postgres, temporal: temporalOk };
     },

@@ -162,7 +162,11 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
     stops.push({ name: 'client connection', stop: () => connection.close() });
     const service = createService({
       db,
-      temporal: new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: clientInterceptors() }),
+      temporal: new Client({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        interceptors: clientInterceptors(telemetry.tracing),
+      }),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       rewardRetryForMs: config.rewardRetryForMs,
       settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,

@@ -24,15 +24,21 @@ import {
 export const TRACING_PATCH = 'opentelemetry-tracing';
 
 type Method = (input: unknown, next: (input: unknown) => unknown) => unknown;
+type Instance = Record<string, unknown>;
 
-/** Every interceptor method of `target`, passing straight to `next` unless the run is traced. */
-function gated<T extends object>(target: T, traced: () => boolean): T {
+/**
+ * Every interceptor method of the class `type`, calling the instance `current()` gives when the run is traced and
+ * passing straight to `next` when it is not (no instance).
+ */
+function gated<T extends object>(type: abstract new () => T, current: () => T | undefined): T {
   const methods: Record<string, Method> = {};
-  for (let proto = Object.getPrototypeOf(target) as object | null; proto && proto !== Object.prototype;) {
+  for (let proto = type.prototype as object | null; proto && proto !== Object.prototype;) {
     for (const name of Object.getOwnPropertyNames(proto)) {
-      const method = (target as Record<string, unknown>)[name];
-      if (name === 'constructor' || name in methods || typeof method !== 'function') continue;
-      methods[name] = (input, next) => (traced() ? (method as Method).call(target, input, next) : next(input));
+      if (name === 'constructor' || name in methods || typeof (proto as Instance)[name] !== 'function') continue;
+      methods[name] = (input, next) => {
+        const target = current() as Instance | undefined;
+        return target ? (target[name] as Method).call(target, input, next) : next(input);
+      };
     }
     proto = Object.getPrototypeOf(proto) as object | null;
   }
@@ -40,21 +46,31 @@ function gated<T extends object>(target: T, traced: () => boolean): T {
 }
 
 export const interceptors = (): WorkflowInterceptors => {
-  // One instance per run. Everything else the run does comes after `execute`, which decides.
-  let traced = false;
-  const isTraced = () => traced;
-  const inbound = new OpenTelemetryInboundInterceptor();
+  // Made only for a traced run, in `execute`, which comes before anything else the run does: an untraced run (most
+  // of them when no span is exported) carries no OpenTelemetry objects at all, which keeps cached workflows small.
+  let otel:
+    | {
+        inbound: OpenTelemetryInboundInterceptor;
+        outbound: OpenTelemetryOutboundInterceptor;
+        internals: OpenTelemetryInternalsInterceptor;
+      }
+    | undefined;
   return {
     inbound: [
       {
-        ...gated(inbound, isTraced),
+        ...gated(OpenTelemetryInboundInterceptor, () => otel?.inbound),
         execute(input, next) {
-          traced = input.headers[TRACE_HEADER] !== undefined && patched(TRACING_PATCH);
-          return traced ? inbound.execute(input, next) : next(input);
+          if (input.headers[TRACE_HEADER] === undefined || !patched(TRACING_PATCH)) return next(input);
+          otel = {
+            inbound: new OpenTelemetryInboundInterceptor(),
+            outbound: new OpenTelemetryOutboundInterceptor(),
+            internals: new OpenTelemetryInternalsInterceptor(),
+          };
+          return otel.inbound.execute(input, next);
         },
       },
     ],
-    outbound: [gated(new OpenTelemetryOutboundInterceptor(), isTraced)],
-    internals: [gated(new OpenTelemetryInternalsInterceptor(), isTraced)],
+    outbound: [gated(OpenTelemetryOutboundInterceptor, () => otel?.outbound)],
+    internals: [gated(OpenTelemetryInternalsInterceptor, () => otel?.internals)],
   };
 };

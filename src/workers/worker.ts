@@ -23,7 +23,7 @@ export interface WorkerSetup {
   /** Member workflows the settlement batch updates at once (default 32). */
   settlementConcurrency?: number;
   /** Where workflow and activity spans go; without it they are still made (the bundle traces) and dropped. */
-  tracing?: Pick<Tracing, 'spanProcessor' | 'resource'>;
+  tracing?: Pick<Tracing, 'spanProcessor' | 'resource' | 'exporting'>;
   extra?: Partial<WorkerOptions>;
 }
 
@@ -63,7 +63,7 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
           connection: setup.connection,
           namespace: setup.namespace,
           // The batch's updates to member workflows continue the batch's trace.
-          interceptors: clientInterceptors(),
+          interceptors: clientInterceptors(setup.tracing ?? { exporting: false }),
         }),
         ...(setup.settlementConcurrency ? { concurrency: setup.settlementConcurrency } : {}),
       }),

@@ -20,6 +20,8 @@ export interface Healthcheck {
 
 export interface Service {
   image?: string;
+  /** Started only when one of these profiles is (`--profile`, COMPOSE_PROFILES); none: always. */
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string };
   command?: string[] | string;
   entrypoint?: string[] | string;
@@ -72,6 +74,22 @@ const interpolateAll = (value: unknown, env: Record<string, string | undefined>)
 export function loadCompose(env: Record<string, string | undefined> = {}): ComposeFile {
   const raw = parse(readFileSync(path.join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as unknown;
   return interpolateAll(raw, env) as ComposeFile;
+}
+
+/** The services `docker compose up` starts with these profiles enabled (none: the plain `docker compose up`). */
+export function enabledServices(compose: ComposeFile, profiles: string[] = []): Record<string, Service> {
+  return Object.fromEntries(
+    Object.entries(compose.services).filter(
+      ([, s]) => !s.profiles?.length || s.profiles.some((p) => profiles.includes(p)),
+    ),
+  );
+}
+
+/** A service's `volumes` entry `source:target[:mode]`; a source starting with `.` or `/` is a bind mount. */
+export function volumeMount(spec: string): { source: string; target: string; mode?: string; bind: boolean } {
+  const [source, target, mode, ...rest] = spec.split(':');
+  if (!source || !target || rest.length > 0) throw new Error(`cannot parse volume ${spec}`);
+  return { source, target, ...(mode ? { mode } : {}), bind: /^[./]/.test(source) };
 }
 
 /** A service's environment with every value a string, as the process sees it. */

@@ -1,7 +1,8 @@
 /**
  * docker-compose.yml, the Dockerfile and .dockerignore, checked without a Docker engine: parsed as Docker would and
  * held against the code they run (the configuration schema, the entry points, the search attributes). That the
- * entry points really run with this environment is test/deploy/entrypoints.test.ts.
+ * entry points really run with this environment is test/deploy/entrypoints.test.ts. The optional `observability`
+ * profile (Prometheus, Grafana) is checked against the files it mounts and the dashboard it serves.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import {
   asList,
   composeDurationMs,
   dependsOn,
+  enabledServices,
   envOf,
   execForm,
   interpolate,
@@ -22,11 +24,15 @@ import {
   loadDockerfile,
   root,
   serviceEnv,
+  volumeMount,
   type Service,
 } from './compose-file';
 
 const compose = loadCompose();
+/** Every service, the optional profiles' too. */
 const services = compose.services;
+/** What a plain `docker compose up` starts. */
+const defaultStack = enabledServices(compose);
 const service = (name: string): Service => {
   const s = services[name];
   if (!s) throw new Error(`docker-compose.yml has no service ${name}`);
@@ -79,7 +85,7 @@ const isOneShot = (s: Service) => s.restart === 'no';
 
 describe('docker-compose.yml', () => {
   it('runs PostgreSQL, Temporal (schema, server, setup, Web UI) and our migrate, points API, worker and API', () => {
-    expect(Object.keys(services).sort()).toEqual(
+    expect(Object.keys(defaultStack).sort()).toEqual(
       [
         'postgres',
         'temporal-schema',
@@ -125,7 +131,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes the API, the Web UI, the points ledger and Temporal on localhost only, where the README expects them', () => {
-    const published = Object.fromEntries(Object.entries(services).map(([name, s]) => [name, s.ports ?? []]));
+    const published = Object.fromEntries(Object.entries(defaultStack).map(([name, s]) => [name, s.ports ?? []]));
     expect(published).toEqual({
       postgres: [],
       'temporal-schema': [],
@@ -313,13 +319,18 @@ describe('docker-compose.yml', () => {
   it('keeps state on named volumes: the databases, and the points ledger in its DATA_DIR', () => {
     expect(service('postgres').volumes).toEqual(['postgres-data:/var/lib/postgresql/data']);
     expect(service('points-api').volumes).toEqual([`points-ledger:${env('points-api').DATA_DIR}`]);
-    const used = Object.values(services).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]));
+    const used = Object.values(services).flatMap((s) =>
+      (s.volumes ?? []).map(volumeMount).flatMap((m) => (m.bind ? [] : [m.source])),
+    );
     expect(Object.keys(compose.volumes ?? {}).sort()).toEqual([...new Set(used)].sort());
   });
 
   it('lets the worker drain before Docker kills it', () => {
     const grace = parseDurationMs(env('worker').WORKER_SHUTDOWN_GRACE!);
-    expect(composeDurationMs(service('worker').stop_grace_period!)).toBeGreaterThan(grace);
+    // Longer than the code's default (PT10S), for activities that call the points API.
+    expect(grace).toBeGreaterThan(parseDurationMs(loadConfig({}).WORKER_SHUTDOWN_GRACE));
+    // Some seconds beyond the drain to close the Temporal connection and the pool, as in deploy/k8s.
+    expect(composeDurationMs(service('worker').stop_grace_period!)).toBeGreaterThanOrEqual(grace + 10_000);
   });
 
   it('gives the Temporal server a dynamic config file at the path it reads', () => {
@@ -339,12 +350,186 @@ describe('docker-compose.yml', () => {
     const raw = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
     const unescaped = [...raw.matchAll(/(?<!\$)\$(?!\$)(\{?)([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[2]);
     expect([...new Set(unescaped)].sort()).toEqual([
+      'GRAFANA_ADMIN_PASSWORD',
       'NOTIFY_URL',
       'OTEL_EXPORTER_OTLP_ENDPOINT',
       'POINTS_API_URL',
       'POSTGRES_PASSWORD',
     ]);
     expect(interpolate('a $$ns ${X:-d} $${Y}', {})).toBe('a $ns d ${Y}');
+  });
+});
+
+describe('docker-compose.yml, profile observability', () => {
+  const PROFILE = 'observability';
+  const withProfile = enabledServices(compose, [PROFILE]);
+  const profiled = Object.keys(services).filter((name) => !(name in defaultStack));
+  const mounts = (name: string) => (service(name).volumes ?? []).map(volumeMount);
+  const mountAt = (name: string, target: string) => {
+    const found = mounts(name).find((m) => m.target === target);
+    if (!found) throw new Error(`${name} mounts nothing at ${target}`);
+    return found;
+  };
+  const readYaml = <T>(file: string) => parseYaml(readFileSync(path.join(root, file), 'utf8')) as T;
+  /** `127.0.0.1:HOST:CONTAINER` → its parts. */
+  const portOf = (spec: string) => {
+    const [ip, host, container, ...rest] = spec.split(':');
+    expect(rest).toEqual([]);
+    return { ip, host: Number(host), container: Number(container) };
+  };
+  const dashboard = JSON.parse(
+    readFileSync(path.join(root, 'deploy', 'observability', 'grafana-dashboard.json'), 'utf8'),
+  ) as { templating: { list: { name: string; type: string; query: unknown; current?: object }[] } };
+
+  it('adds Prometheus and Grafana, and a plain `docker compose up` starts neither', () => {
+    expect(profiled.sort()).toEqual(['grafana', 'prometheus']);
+    for (const name of profiled)
+      expect({ name, profiles: service(name).profiles }).toEqual({ name, profiles: [PROFILE] });
+    expect(Object.keys(withProfile).sort()).toEqual([...Object.keys(defaultStack), ...profiled].sort());
+    // A default service depending on a profiled one would drag it into (or break) the plain `up`.
+    for (const [name, s] of Object.entries(defaultStack)) {
+      for (const dep of Object.keys(dependsOn(s)))
+        expect({ name, dep, default: dep in defaultStack }).toEqual({ name, dep, default: true });
+    }
+    for (const name of profiled) {
+      for (const dep of Object.keys(dependsOn(service(name))))
+        expect({ name, dep, enabled: dep in withProfile }).toEqual({ name, dep, enabled: true });
+    }
+  });
+
+  it('runs the official Prometheus and Grafana images at pinned versions', () => {
+    expect(service('prometheus').image).toMatch(/^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    expect(service('grafana').image).toMatch(/^grafana\/grafana:\d+\.\d+\.\d+$/);
+  });
+
+  it('publishes Prometheus on 9090 and Grafana on 3001, on localhost only, colliding with no other port', () => {
+    expect(service('prometheus').ports?.map(portOf)).toEqual([{ ip: '127.0.0.1', host: 9090, container: 9090 }]);
+    expect(service('grafana').ports?.map(portOf)).toEqual([{ ip: '127.0.0.1', host: 3001, container: 3000 }]);
+    const hostPorts = Object.values(withProfile).flatMap((s) => (s.ports ?? []).map((p) => portOf(p).host));
+    expect(new Set(hostPorts).size).toBe(hostPorts.length);
+  });
+
+  it('mounts files and directories of this repository that exist, read-only', () => {
+    const binds = profiled.flatMap((name) =>
+      mounts(name)
+        .filter((m) => m.bind)
+        .map((m) => ({ name, ...m })),
+    );
+    expect(binds.length).toBeGreaterThanOrEqual(5);
+    for (const m of binds) {
+      expect(m.source.startsWith('./deploy/observability/')).toBe(true);
+      expect({ ...m, exists: existsSync(path.join(root, m.source)) }).toEqual({ ...m, exists: true, mode: 'ro' });
+    }
+  });
+
+  it('gives Prometheus the compose scrape config, and the alert rules where that config looks for them', () => {
+    const args = asList(service('prometheus').command);
+    const configPath = args.find((a) => a.startsWith('--config.file='))?.slice('--config.file='.length) ?? '';
+    const configMount = mountAt('prometheus', configPath);
+    expect(configMount.source).toBe('./deploy/observability/prometheus-compose.yml');
+    const config = readYaml<{
+      global: { scrape_interval: string };
+      rule_files: string[];
+      scrape_configs: { job_name: string; dns_sd_configs?: unknown; kubernetes_sd_configs?: unknown }[];
+    }>(configMount.source);
+    expect(config.rule_files).toEqual(['alert-rules.yml']);
+    for (const rules of config.rule_files) {
+      expect(mountAt('prometheus', path.posix.join(path.posix.dirname(configPath), rules)).source).toBe(
+        `./deploy/observability/${rules}`,
+      );
+    }
+    // Kubernetes discovery has no cluster to ask here: that is prometheus-kubernetes.yml's.
+    for (const c of config.scrape_configs) expect(c.kubernetes_sd_configs).toBeUndefined();
+    // Each job asks compose's DNS for a service of the stack, on the port that service listens on.
+    expect(Object.fromEntries(config.scrape_configs.map((c) => [c.job_name, c.dns_sd_configs]))).toEqual({
+      'activation-api': [{ names: ['api'], type: 'A', port: Number(env('api').PORT) }],
+      'activation-worker': [{ names: ['worker'], type: 'A', port: Number(env('worker').WORKER_HTTP_PORT) }],
+    });
+    // The data survives `docker compose down` (not `down -v`).
+    const storage = args.find((a) => a.startsWith('--storage.tsdb.path='))?.slice('--storage.tsdb.path='.length);
+    expect(mounts('prometheus').find((m) => m.target === storage)).toMatchObject({ bind: false });
+  });
+
+  it('provisions Grafana with the Prometheus the dashboard selects and with the dashboard itself', () => {
+    // Grafana's default provisioning directory (GF_PATHS_PROVISIONING unset).
+    const provisioning = '/etc/grafana/provisioning';
+    expect(env('grafana').GF_PATHS_PROVISIONING).toBeUndefined();
+    const filesIn = (name: string, target: string) => {
+      const source = mountAt(name, target).source;
+      return readdirSync(path.join(root, source))
+        .filter((f) => /\.ya?ml$/.test(f))
+        .map((f) => path.posix.join(source, f));
+    };
+
+    const datasources = filesIn('grafana', `${provisioning}/datasources`).flatMap(
+      (f) =>
+        readYaml<{
+          datasources: { type: string; url: string; isDefault?: boolean; jsonData?: { timeInterval?: string } }[];
+        }>(f).datasources,
+    );
+    // The dashboard's datasource variable has no saved choice: Grafana picks the default datasource of its type.
+    const variable = dashboard.templating.list.find((v) => v.type === 'datasource');
+    expect(variable).toMatchObject({ name: 'datasource', query: 'prometheus' });
+    expect(variable?.current ?? {}).toEqual({});
+    expect(datasources.filter((d) => d.type === variable?.query)).toEqual([
+      expect.objectContaining({ isDefault: true }),
+    ]);
+    const prometheus = datasources.find((d) => d.type === 'prometheus')!;
+    const url = new URL(prometheus.url);
+    expect(url.hostname).toBe('prometheus');
+    expect(Number(url.port)).toBe(portOf(service('prometheus').ports![0]!).container);
+    const scrapeInterval = readYaml<{ global: { scrape_interval: string } }>(
+      mountAt('prometheus', '/etc/prometheus/prometheus.yml').source,
+    ).global.scrape_interval;
+    expect(prometheus.jsonData?.timeInterval).toBe(scrapeInterval);
+
+    const providers = filesIn('grafana', `${provisioning}/dashboards`).flatMap(
+      (f) => readYaml<{ providers: { type: string; options: { path: string } }[] }>(f).providers,
+    );
+    const dashboardMount = mounts('grafana').find((m) => m.source === './deploy/observability/grafana-dashboard.json');
+    expect(providers).toEqual([
+      expect.objectContaining({ type: 'file', options: { path: path.posix.dirname(dashboardMount!.target) } }),
+    ]);
+    expect(env('grafana').GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH).toBe(dashboardMount!.target);
+  });
+
+  it('lets anonymous visitors view, and takes the admin password from GRAFANA_ADMIN_PASSWORD', () => {
+    expect(env('grafana')).toMatchObject({
+      GF_AUTH_ANONYMOUS_ENABLED: 'true',
+      GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
+      GF_SECURITY_ADMIN_PASSWORD: 'admin',
+    });
+    const custom = loadCompose({ GRAFANA_ADMIN_PASSWORD: 's3cret' });
+    expect(serviceEnv(custom.services.grafana!).GF_SECURITY_ADMIN_PASSWORD).toBe('s3cret');
+  });
+
+  it('has healthchecks that ask each one on the port it listens on', () => {
+    const probe = (name: string) => {
+      const test = asList(service(name).healthcheck?.test);
+      expect(test.slice(0, -1)).toEqual(['CMD', 'wget', '-q', '-O', '/dev/null']);
+      return new URL(test.at(-1)!);
+    };
+    const prom = probe('prometheus');
+    expect([prom.hostname, Number(prom.port), prom.pathname]).toEqual([
+      '127.0.0.1',
+      portOf(service('prometheus').ports![0]!).container,
+      '/-/ready',
+    ]);
+    const grafana = probe('grafana');
+    expect([grafana.hostname, Number(grafana.port), grafana.pathname]).toEqual([
+      '127.0.0.1',
+      portOf(service('grafana').ports![0]!).container,
+      '/api/health',
+    ]);
+  });
+
+  it('is documented: the command, and where Prometheus and Grafana answer', () => {
+    const doc = readFileSync(path.join(root, 'docs', 'docker-compose.md'), 'utf8');
+    expect(doc).toContain('docker compose --profile observability up --build');
+    for (const name of profiled) {
+      expect(doc).toContain(`http://localhost:${portOf(service(name).ports![0]!).host}`);
+    }
+    expect(doc).toContain('GRAFANA_ADMIN_PASSWORD');
   });
 });
 

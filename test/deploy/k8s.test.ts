@@ -2,7 +2,8 @@
  * The Kubernetes manifests under deploy/k8s: valid against the Kubernetes schemas (kubernetes-models), free of
  * fields their kinds do not define, and carrying the operational properties the deployment relies on (probes on
  * the declared ports, a grace period above the worker's drain, memory that follows the workflow cache, selectors
- * that match, settings that src/config.ts accepts).
+ * that match, settings that src/config.ts accepts, migrations in each pod's init container that queue rather than
+ * fail when pods start together, and a documented first deploy in an order that works).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -21,12 +22,17 @@ import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
+import { Client } from 'pg';
 import { loadConfig } from '../../src/config';
+import { migrate, MIGRATION_LOCK_KEY, MIGRATIONS_DIR } from '../../src/db/migrate';
 import { parseDurationMs } from '../../src/domain/terms';
+import { createTestDatabase } from '../support/db';
+import { eventually } from '../support/stack';
 
 const root = path.resolve(__dirname, '../..');
 const dir = path.join(root, 'deploy/k8s');
 const IMAGE = 'cold-member-activation';
+const MIGRATE_COMMAND = ['node', 'dist/src/db/migrate-cli.js'];
 /** Templates an operator fills in from the secret manager; never applied by the kustomization. */
 const isTemplate = (file: string) => file.endsWith('.example.yaml');
 
@@ -384,6 +390,35 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
+  it('the Kubernetes Prometheus config discovers these pods, in this namespace, as the jobs the alerts expect', () => {
+    const config = parse(readFileSync(path.join(root, 'deploy/observability/prometheus-kubernetes.yml'), 'utf8')) as {
+      scrape_configs: {
+        kubernetes_sd_configs?: { role: string; namespaces?: { names: string[] } }[];
+        relabel_configs?: { source_labels?: string[]; regex?: string; action?: string; target_label?: string }[];
+      }[];
+    };
+    const [job] = config.scrape_configs;
+    expect(config.scrape_configs).toHaveLength(1);
+    expect(job!.kubernetes_sd_configs).toEqual([{ role: 'pod', namespaces: { names: [kustomization.namespace] } }]);
+    const keep = (label: string) =>
+      job!.relabel_configs?.find((r) => r.action === 'keep' && r.source_labels?.[0] === label)?.regex;
+    const metaLabel = (k: string) => `__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9]/g, '_')}`;
+    const metaAnnotation = (k: string) => `__meta_kubernetes_pod_annotation_${k.replace(/[^a-zA-Z0-9]/g, '_')}`;
+    const toJob = job!.relabel_configs?.find((r) => r.target_label === 'job');
+    for (const d of deployments) {
+      const meta = template(d).metadata!;
+      expect(
+        new RegExp(`^(?:${keep(metaLabel('app.kubernetes.io/name'))})$`).test(meta.labels!['app.kubernetes.io/name']!),
+      ).toBe(true);
+      expect(
+        new RegExp(`^(?:${keep(metaAnnotation('prometheus.io/scrape'))})$`).test(
+          meta.annotations!['prometheus.io/scrape']!,
+        ),
+      ).toBe(true);
+      expect(toJob?.source_labels).toEqual([metaLabel('app.kubernetes.io/component')]);
+    }
+  });
+
   it("the worker pod's grace period outlasts WORKER_SHUTDOWN_GRACE", () => {
     const cm = named(configMaps, 'activation-config', 'ConfigMap');
     // Set explicitly: the code's default (PT10S) is too short for activities that call the points API.
@@ -480,5 +515,116 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
         expect(c.securityContext?.privileged).toBeUndefined();
       }
     }
+  });
+
+  it('every Deployment migrates in an init container before its app starts, and nothing else migrates', () => {
+    // A Job applied together with the Deployments would race the new pods; none is left to do so.
+    expect(jobs).toEqual([]);
+    for (const d of deployments) {
+      const spec = podSpec(d);
+      const app = onlyContainer(d);
+      const name = d.metadata?.name;
+      expect({ name, init: (spec.initContainers ?? []).map((c) => c.command) }).toEqual({
+        name,
+        init: [MIGRATE_COMMAND],
+      });
+      expect(app.command).not.toEqual(MIGRATE_COMMAND);
+      const init = spec.initContainers![0]!;
+      // The same database, and the same ConfigMap: whichever pod creates the default campaign, its terms are the same.
+      expect({ name, database: init.env?.find((e) => e.name === 'DATABASE_URL') }).toEqual({
+        name,
+        database: app.env?.find((e) => e.name === 'DATABASE_URL'),
+      });
+      expect({ name, envFrom: init.envFrom }).toEqual({ name, envFrom: app.envFrom });
+      const env = containerEnv(init);
+      for (const key of ['CAMPAIGN_ID', 'CAMPAIGN_TARGET_CENTS', 'CAMPAIGN_REWARD_POINTS', 'CAMPAIGN_WINDOW']) {
+        expect(`${name} ${key}=${env.get(key) ?? ''}`).not.toMatch(/=$/);
+      }
+      const volumes = (spec.volumes ?? []).map((v) => v.name);
+      for (const m of init.volumeMounts ?? []) expect(volumes).toContain(m.name);
+    }
+  });
+
+  it('migrations started by several pods at once queue on the lock: all succeed, the first applies them', async () => {
+    const db = await createTestDatabase('k8s_migrate');
+    const holder = new Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      // Held as a pod mid-migration would hold it: the three runs must wait, not fail.
+      await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+      const logs: string[][] = [[], [], []];
+      const runs = logs.map((log) => migrate(db.url, (m) => log.push(m)));
+      const settled = Promise.allSettled(runs);
+      // None may end while the lock is held (node-pg-migrate on its own fails at once: "Another migration is
+      // already running").
+      let ended: string | undefined;
+      for (const run of runs) {
+        run.then(
+          () => (ended ??= 'a run finished while the lock was held'),
+          (err: unknown) => (ended ??= String(err)),
+        );
+      }
+      await eventually(
+        async () =>
+          ended !== undefined ||
+          (
+            await holder.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+            )
+          ).rows[0]!.n === 3,
+        30_000,
+        'three migration runs waiting for the lock',
+      );
+      expect(ended).toBeUndefined();
+      await holder.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
+      const results = await settled;
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+      const applied = results.map((r) => (r.status === 'fulfilled' ? r.value : []));
+      const files = readdirSync(MIGRATIONS_DIR)
+        .filter((f) => /\.(sql|js|ts)$/.test(f))
+        .map((f) => f.replace(/\.(sql|js|ts)$/, ''))
+        .sort();
+      expect(files.length).toBeGreaterThan(0);
+      expect(applied.filter((a) => a.length > 0)).toEqual([files]);
+      expect(applied.filter((a) => a.length === 0)).toHaveLength(2);
+      for (const log of logs) expect(log).toContain('another migration run holds the lock: waiting for it');
+      const { rows } = await holder.query<{ name: string }>('SELECT name FROM pgmigrations ORDER BY name');
+      expect(rows.map((r) => r.name)).toEqual(files);
+    } finally {
+      await holder.end();
+      await db.drop();
+    }
+  });
+
+  it('the documented first deploy creates the namespace, then the Secret, then applies; every namespaced command says -n', () => {
+    const ns = kustomization.namespace;
+    // namespace.yaml alone creates the namespace the Secret goes into.
+    const nsFile = loaded.filter((l) => l.file === 'namespace.yaml').map((l) => l.object);
+    expect(nsFile.map((o) => [o.kind, o.metadata.name])).toEqual([['Namespace', ns]]);
+
+    const doc = readFileSync(path.join(root, 'docs/kubernetes.md'), 'utf8');
+    const deploying = /## Deploying\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+    const lines = deploying.split('\n');
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const steps = [
+      at(/^kubectl apply -f deploy\/k8s\/namespace\.yaml\b/),
+      at(new RegExp(`^kubectl -n ${ns} create secret generic activation-secrets\\b`)),
+      at(/^kubectl apply -k deploy\/k8s\b/),
+    ];
+    expect(steps.every((i) => i >= 0)).toBe(true);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    expect(lines.some((l) => /activeDeadlineSeconds|job\/activation-migrate/.test(l))).toBe(false);
+
+    // kubectl commands in the guide and in the manifests' comments, apart from `apply` (kustomize or cluster-scoped), name the namespace.
+    const sources = [
+      { where: 'docs/kubernetes.md', text: doc },
+      ...yamlFiles.map((f) => ({ where: f, text: readFileSync(path.join(dir, f), 'utf8') })),
+    ];
+    const commands = sources.flatMap(({ where, text }) =>
+      [...text.matchAll(/(?:^[#\s]*|`)(kubectl (?!apply\b)[^`\n]*)/gm)].map((m) => `${where}: ${m[1]}`),
+    );
+    expect(commands.length).toBeGreaterThan(5);
+    for (const c of commands) expect(c).toMatch(new RegExp(`: kubectl -n ${ns} `));
   });
 });

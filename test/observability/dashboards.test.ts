@@ -1,5 +1,5 @@
 /**
- * The checked-in Grafana dashboard, Prometheus alert rules and scrape config (deploy/observability/): they parse,
+ * The checked-in Grafana dashboard, Prometheus alert rules and scrape configs (deploy/observability/): they parse,
  * they have the shape Grafana and Prometheus need, every PromQL expression parses, and every metric they name is one
  * the product really exports. The names are scraped from the production entry points (`npm run api` and `npm run
  * worker`, dist/src/{api,workers}/main.js) running against real servers after they have enrolled a member, credited
@@ -53,10 +53,21 @@ interface RuleFile {
 
 const dashboard = JSON.parse(readFileSync(path.join(DIR, 'grafana-dashboard.json'), 'utf8')) as Dashboard;
 const rules = parseYaml(readFileSync(path.join(DIR, 'alert-rules.yml'), 'utf8')) as RuleFile;
-const prometheus = parseYaml(readFileSync(path.join(DIR, 'prometheus.yml'), 'utf8')) as {
+interface ScrapeConfigFile {
   rule_files: string[];
-  scrape_configs: { job_name: string; relabel_configs?: { target_label?: string; replacement?: string }[] }[];
-};
+  scrape_configs: {
+    job_name: string;
+    dns_sd_configs?: unknown[];
+    kubernetes_sd_configs?: unknown[];
+    relabel_configs?: { target_label?: string; replacement?: string }[];
+  }[];
+}
+/** One Prometheus configuration per place it runs: compose's DNS, Kubernetes' pod discovery. */
+const PROMETHEUS_CONFIGS = ['prometheus-compose.yml', 'prometheus-kubernetes.yml'];
+const prometheusConfigs = PROMETHEUS_CONFIGS.map((file) => ({
+  file,
+  config: parseYaml(readFileSync(path.join(DIR, file), 'utf8')) as ScrapeConfigFile,
+}));
 
 const allPanels = (panels: Panel[]): Panel[] => panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
 const alerts = rules.groups.flatMap((g) => g.rules);
@@ -212,16 +223,18 @@ describe('the checked-in files', () => {
     expect(alerting('up', /job="activation-worker"/).length).toBeGreaterThan(0);
   });
 
-  it('the scrape config loads the rules and defines every job the rules and the dashboard select', () => {
-    expect(prometheus.rule_files).toEqual(['alert-rules.yml']);
-    const jobs = new Set(prometheus.scrape_configs.map((c) => c.job_name));
-    for (const c of prometheus.scrape_configs) {
-      for (const r of c.relabel_configs ?? []) {
-        // Kubernetes: `activation-$1` over (api|worker).
-        if (r.target_label === 'job' && r.replacement === 'activation-$1')
-          ['api', 'worker'].forEach((x) => jobs.add(`activation-${x}`));
+  it('each scrape config loads the rules and defines every job the rules and the dashboard select', () => {
+    const jobsOf = ({ scrape_configs }: ScrapeConfigFile) => {
+      const jobs = new Set(scrape_configs.map((c) => c.job_name));
+      for (const c of scrape_configs) {
+        for (const r of c.relabel_configs ?? []) {
+          // Kubernetes: `activation-$1` over (api|worker).
+          if (r.target_label === 'job' && r.replacement === 'activation-$1')
+            ['api', 'worker'].forEach((x) => jobs.add(`activation-${x}`));
+        }
       }
-    }
+      return jobs;
+    };
     const selected = new Set(
       [
         ...alerts.flatMap((a) => [...a.expr.matchAll(/job="([^"]+)"/g)].map((m) => m[1]!)),
@@ -229,7 +242,27 @@ describe('the checked-in files', () => {
       ].filter(Boolean),
     );
     expect([...selected].sort()).toEqual(['activation-api', 'activation-worker']);
-    for (const job of selected) expect(jobs.has(job)).toBe(true);
+    for (const { file, config } of prometheusConfigs) {
+      expect({ file, rules: config.rule_files }).toEqual({ file, rules: ['alert-rules.yml'] });
+      const jobs = jobsOf(config);
+      for (const job of selected) expect({ file, job, defined: jobs.has(job) }).toEqual({ file, job, defined: true });
+    }
+    // Each discovers in one place only: Kubernetes discovery outside a cluster fails, compose's DNS names mean
+    // nothing inside one.
+    const discovery = Object.fromEntries(
+      prometheusConfigs.map(({ file, config }) => [
+        file,
+        [
+          ...new Set(
+            config.scrape_configs.flatMap((c) => [
+              ...(c.dns_sd_configs ? ['dns'] : []),
+              ...(c.kubernetes_sd_configs ? ['kubernetes'] : []),
+            ]),
+          ),
+        ],
+      ]),
+    );
+    expect(discovery).toEqual({ 'prometheus-compose.yml': ['dns'], 'prometheus-kubernetes.yml': ['kubernetes'] });
   });
 });
 

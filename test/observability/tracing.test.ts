@@ -11,10 +11,10 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, NoopSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { Client, Connection } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
-import { workflowSinks } from '../../src/telemetry/temporal';
+import { clientInterceptors, workflowSinks } from '../../src/telemetry/temporal';
 import { createTracing } from '../../src/telemetry/tracing';
 import { TRACING_PATCH } from '../../src/telemetry/workflow-interceptors';
-import { describeRun } from '../support/histories';
+import { captureHistories, describeRun } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 import { workflowBundle } from '../support/temporal';
 
@@ -25,8 +25,18 @@ beforeAll(async () => {
   stack = await startTestStack({ WORKFLOW_BUNDLE: workflowBundle().codePath }, { spanExporter: exporter });
 }, 180_000);
 afterAll(async () => {
+  // With CAPTURE_HISTORIES=1: traced runs of each workflow type become replay fixtures (what a production run is
+  // like once spans are exported), next to the untraced ones the end-to-end tests capture.
+  if (stack)
+    await captureHistories(
+      { address: stack.temporalAddress },
+      { group: 'traced', capturedFrom: 'test/observability/tracing.test.ts', workflowIds: TRACED_RUNS },
+    );
   await stack?.destroy();
 }, 60_000);
+
+const BATCH = 'traced-batch';
+const TRACED_RUNS = ['activation:traced:T-1', 'activation:traced-tx:T-2', `settlement:${BATCH}`];
 
 const spans = () => exporter.getFinishedSpans();
 const idOf = (s: ReadableSpan) => s.spanContext().spanId;
@@ -136,6 +146,39 @@ it('follows a transaction from the HTTP request into the signal handler of the m
   expect(handled.parentSpanId).toBe(idOf(signal));
 });
 
+it('follows a settlement file from the HTTP request into the batch workflow and its updates of members', async () => {
+  const now = new Date().toISOString();
+  const csv = [
+    'transactionId,memberId,kind,amountCents,currency,channel,occurredAt,settledAt,status',
+    `TX-TRACED-2,T-2,LOAD,1000,AUD,DEBIT_CARD,${now},${now},SETTLED`,
+    `TX-TRACED-3,T-2,LOAD,2500,AUD,BPAY,${now},${now},SETTLED`,
+  ].join('\n');
+  const res = await fetch(`${stack.apiUrl}/v1/settlements`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/csv', 'Idempotency-Key': BATCH },
+    body: `${csv}\n`,
+  });
+  expect(res.status).toBe(202);
+  const http = await span(
+    'the server span of the settlement upload',
+    (s) => s.kind === SpanKind.SERVER && s.name === 'POST /v1/settlements',
+  );
+  const run = await span(
+    'the batch workflow run',
+    (s) => s.name === 'RunWorkflow:settlementBatch' && traceOf(s) === traceOf(http),
+  );
+  // The batch's activity updates the member workflow within the same trace.
+  await span(
+    'the update of the member workflow',
+    (s) => s.name.startsWith('HandleUpdate:') && traceOf(s) === traceOf(run),
+  );
+  await eventually(
+    async () => (await stack.api<{ state: string }>('GET', `/v1/settlements/${BATCH}`)).body.state === 'COMPLETED',
+    60_000,
+    'the batch to complete',
+  );
+});
+
 it('keeps probes and scrapes out of the traces', async () => {
   const before = spans().length;
   for (const p of ['/healthz', '/metrics']) expect((await fetch(`${stack.apiUrl}${p}`)).status).toBe(200);
@@ -151,7 +194,7 @@ it('marks traced runs with the tracing patch, and they replay with the bundle', 
   try {
     const client = new Client({ connection });
     const histories = [];
-    for (const workflowId of ['activation:traced:T-1', 'activation:traced-tx:T-2']) {
+    for (const workflowId of TRACED_RUNS) {
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       expect(describeRun(history).patches).toContain(TRACING_PATCH);
       histories.push({ workflowId, history });
@@ -162,7 +205,7 @@ it('marks traced runs with the tracing patch, and they replay with the bundle', 
     );
     const errors: (Error | undefined)[] = [];
     for await (const result of results) errors.push(result.error);
-    expect(errors).toEqual([undefined, undefined]);
+    expect(errors).toEqual(TRACED_RUNS.map(() => undefined));
   } finally {
     await connection.close();
   }
@@ -174,6 +217,11 @@ describe('the exporter', () => {
     expect(tracing.exporting).toBe(false);
     expect(tracing.spanProcessor).toBeInstanceOf(NoopSpanProcessor);
     await tracing.shutdown();
+  });
+
+  it('carries traces into workflows only when spans are exported (traced runs cost the worker memory)', () => {
+    expect(clientInterceptors({ exporting: false })).toEqual({});
+    expect(clientInterceptors({ exporting: true }).workflow).toHaveLength(1);
   });
 
   it('sends spans as OTLP/HTTP to <endpoint>/v1/traces', async () => {

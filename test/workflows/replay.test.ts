@@ -9,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { PATCHES } from '../../src/workflows/member-activation';
 import { loadFixtures, type Fixture } from '../support/histories';
 import { workflowSinks } from '../../src/telemetry/temporal';
+import { TRACING_PATCH } from '../../src/telemetry/workflow-interceptors';
 import { workflowBundle } from '../support/temporal';
 
 const fixtures = loadFixtures();
@@ -68,6 +69,15 @@ describe('the fixtures cover', () => {
   it('every end-to-end test file', () => {
     const groups = new Set(fixtures.map((f) => f.file.split('/')[0]));
     expect([...groups]).toEqual(expect.arrayContaining(['e2e-settlement', 'e2e-settlement-crash', 'e2e-stack']));
+  });
+
+  // Runs whose start carried a trace (spans exported) run the OpenTelemetry interceptors; the others pass by them.
+  it(`traced runs (the ${TRACING_PATCH} patch) of the member and batch workflows, and untraced ones`, () => {
+    for (const type of ['memberActivation', 'settlementBatch']) {
+      const ofType = fixtures.filter((f) => f.workflowType === type);
+      expect(ofType.filter((f) => f.patches.includes(TRACING_PATCH)).length).toBeGreaterThan(0);
+      expect(ofType.filter((f) => !f.patches.includes(TRACING_PATCH)).length).toBeGreaterThan(0);
+    }
   });
 
   // Until a patch is removed, both branches must replay: runs recorded before it and runs recorded with it.
