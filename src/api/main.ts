@@ -1,14 +1,11 @@
 /** `npm run api`: the production API process. Stops accepting on SIGTERM, finishes requests, exits 0. */
-import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createPool } from '../db/pool';
 import { logger } from '../logger';
 import { startTelemetry } from '../telemetry';
-import { clientInterceptors } from '../telemetry/temporal';
-import { createApp } from './app';
 import { listen } from './server';
-import { createService } from './service';
+import { createApiFromConfig } from './wiring';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -22,29 +19,8 @@ async function main(): Promise<void> {
     sdkMetrics: true,
   });
   const db = createPool(config.DATABASE_URL!, 20);
-  // A native (Core) connection rather than the pure-JS one: Core measures every client RPC (temporal_request*).
   const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
-  const temporal = new Client({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    interceptors: clientInterceptors(telemetry.tracing),
-  });
-  const service = createService({
-    db,
-    temporal,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    rewardRetryForMs: config.rewardRetryForMs,
-    settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,
-  });
-  const server = await listen(
-    createApp({
-      service,
-      logger,
-      reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
-      ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
-    }),
-    config.PORT,
-  );
+  const server = await listen(createApiFromConfig({ config, db, connection, telemetry, logger }), config.PORT);
   logger.info({ url: server.url }, 'API listening');
   const stop = async (signal: string) => {
     logger.info({ signal }, 'API stopping');

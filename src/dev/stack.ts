@@ -7,11 +7,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { createApp } from '../api/app';
 import { listen } from '../api/server';
-import { createService } from '../api/service';
+import { createApiFromConfig } from '../api/wiring';
 import { defaultCampaignTerms, type Config } from '../config';
 import { putCampaign } from '../db/campaigns';
 import { migrate } from '../db/migrate';
@@ -19,7 +17,6 @@ import { createPool } from '../db/pool';
 import { parseDurationMs } from '../domain/terms';
 import { logger as rootLogger, type Logger } from '../logger';
 import { startTelemetry } from '../telemetry';
-import { clientInterceptors } from '../telemetry/temporal';
 import { createWorker, workerTuning } from '../workers/worker';
 import { startPointsApi } from './points-api';
 import { startEmbeddedPostgres } from './postgres';
@@ -160,24 +157,14 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
     // Native, as in production (src/api/main.ts): Core measures the client's RPCs.
     const connection = await NativeConnection.connect({ address: temporalAddress });
     stops.push({ name: 'client connection', stop: () => connection.close() });
-    const service = createService({
-      db,
-      temporal: new Client({
-        connection,
-        namespace: config.TEMPORAL_NAMESPACE,
-        interceptors: clientInterceptors(telemetry.tracing),
-      }),
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      rewardRetryForMs: config.rewardRetryForMs,
-      settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,
-      ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}),
-    });
     const api = await listen(
-      createApp({
-        service,
+      createApiFromConfig({
+        config,
+        db,
+        connection,
+        telemetry,
         logger,
-        reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
-        ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
+        ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}),
       }),
       config.PORT,
     );

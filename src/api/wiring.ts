@@ -1,0 +1,47 @@
+/**
+ * The API as both of its hosts build it from the configuration: `npm run api` (api/main.ts) and `npm start`
+ * (dev/stack.ts). One place, so that the production process and the local stack cannot drift apart.
+ */
+import { Client } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import type express from 'express';
+import type { Config } from '../config';
+import type { Db } from '../db/pool';
+import type { Logger } from '../logger';
+import type { Telemetry } from '../telemetry';
+import { clientInterceptors } from '../telemetry/temporal';
+import { createApp } from './app';
+import { createService } from './service';
+
+export interface ApiWiring {
+  config: Config;
+  db: Db;
+  /** A native (Core) connection rather than the pure-JS one: Core measures every client RPC (temporal_request*). */
+  connection: NativeConnection;
+  telemetry: Pick<Telemetry, 'tracing' | 'sdkMetrics'>;
+  logger: Logger;
+  /** Test hook: continue-as-new earlier than the server suggests. */
+  historyEventLimit?: number;
+}
+
+export function createApiFromConfig(w: ApiWiring): express.Express {
+  const { config, telemetry } = w;
+  const service = createService({
+    db: w.db,
+    temporal: new Client({
+      connection: w.connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      interceptors: clientInterceptors(telemetry.tracing),
+    }),
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    rewardRetryForMs: config.rewardRetryForMs,
+    settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,
+    ...(w.historyEventLimit ? { historyEventLimit: w.historyEventLimit } : {}),
+  });
+  return createApp({
+    service,
+    logger: w.logger,
+    reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
+    ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
+  });
+}
