@@ -102,7 +102,11 @@ async function main() {
 
   let connection;
   try {
-    connection = await Connection.connect({ address: opts.address, connectTimeout: '10s' });
+    // TLS, mTLS or an API key from the same variables as the worker and the API (TEMPORAL_TLS_*, TEMPORAL_API_KEY).
+    const { loadConfig } = require(path.join(dist, 'config.js'));
+    const { temporalConnectionOptions } = require(path.join(dist, 'temporal-connection.js'));
+    const options = temporalConnectionOptions(opts.address, loadConfig());
+    connection = await Connection.connect({ ...options, connectTimeout: '10s' });
   } catch (err) {
     process.stderr.write(`cannot reach Temporal at ${opts.address}: ${err.message}\n`);
     return 3;

@@ -3,6 +3,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from '../config';
 import { createPool } from '../db/pool';
 import { logger } from '../logger';
+import { temporalConnectionOptions } from '../temporal-connection';
 import { startTelemetry } from '../telemetry';
 import { listen } from './server';
 import { createApiFromConfig } from './wiring';
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     sdkMetrics: true,
   });
   const db = createPool(config.DATABASE_URL!, 20);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS!, config));
   const server = await listen(createApiFromConfig({ config, db, connection, telemetry, logger }), config.PORT);
   logger.info({ url: server.url }, 'API listening');
   const stop = async (signal: string) => {

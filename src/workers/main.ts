@@ -7,6 +7,7 @@ import { loadConfig } from '../config';
 import { parseDurationMs } from '../domain/terms';
 import { createPool } from '../db/pool';
 import { logger } from '../logger';
+import { temporalConnectionOptions } from '../temporal-connection';
 import { startTelemetry } from '../telemetry';
 import { startWorkerHttpServer } from './http';
 import { createWorker, workerTuning } from './worker';
@@ -23,7 +24,7 @@ async function main(): Promise<void> {
     sdkMetrics: config.WORKER_HTTP_PORT !== 0,
   });
   const db = createPool(config.DATABASE_URL!);
-  const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS! });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS!, config));
   const worker = await createWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
