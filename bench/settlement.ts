@@ -32,7 +32,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -43,7 +42,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import type { BatchReport } from '../src/db/settlements';
 import { startStack, type Stack } from '../src/dev/stack';
-import { repoRoot } from '../src/dev/tools';
+import { freeStackPorts, repoRoot } from '../src/dev/tools';
 import type { Channel, TransactionEvent } from '../src/domain/model';
 import { SETTLEMENT_HEADER, type SettlementRecord } from '../src/domain/settlement';
 import { logger } from '../src/logger';
@@ -153,16 +152,6 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const seconds = (ms: number): number => Math.round(ms) / 1000;
 const perSecond = (n: number, ms: number): number => (ms > 0 ? Math.round((n * 10_000) / ms) / 10 : 0);
 const mb = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 
 /** Deterministic pseudo-random numbers (mulberry32), so that a run with the same options makes the same file. */
 function rng(seed: number): () => number {
@@ -798,11 +787,7 @@ async function main(): Promise<number> {
     say(`temporary directory ${tmp}`);
     const env: NodeJS.ProcessEnv = {
       DATA_DIR: dataDir,
-      PORT: String(await freePort()),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      TEMPORAL_DEV_PORT: String(await freePort()),
-      TEMPORAL_UI_PORT: String(await freePort()),
-      POINTS_API_PORT: String(await freePort()),
+      ...(await freeStackPorts()),
       CAMPAIGN_ID,
       CAMPAIGN_TARGET_CENTS: '50000',
       CAMPAIGN_REWARD_POINTS: '2000',

@@ -12,7 +12,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,16 +37,6 @@ function chromiumPath() {
   }
   throw new Error('no Chromium found: install Debian\'s "chromium" package or set CHROMIUM_PATH');
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 async function api(base, method, url, body) {
   const res = await fetch(`${base}${url}`, {
@@ -161,16 +150,13 @@ async function main() {
   const { loadConfig } = await import(path.join(root, 'dist/src/config.js'));
   const { startStack } = await import(path.join(root, 'dist/src/dev/stack.js'));
   const { logger } = await import(path.join(root, 'dist/src/logger.js'));
+  const { freeStackPorts } = await import(path.join(root, 'dist/src/dev/tools.js'));
   logger.level = 'warn';
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'screenshots-'));
   execFileSync('chmod', ['755', tmp]); // embedded PostgreSQL runs as its own user
   const config = loadConfig({
     DATA_DIR: tmp,
-    PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    POINTS_API_PORT: String(await freePort()),
+    ...(await freeStackPorts()),
     LOG_LEVEL: 'warn',
   });
   let stack;

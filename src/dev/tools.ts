@@ -111,6 +111,17 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * The ports of a whole local stack (API, embedded PostgreSQL, Temporal dev server and UI, points API), each free now:
+ * for stacks that must not meet `npm start` or each other (tests, the benchmark, the screenshot script).
+ */
+export async function freeStackPorts(): Promise<Record<string, string>> {
+  const names = ['PORT', 'EMBEDDED_PG_PORT', 'TEMPORAL_DEV_PORT', 'TEMPORAL_UI_PORT', 'POINTS_API_PORT'];
+  const env: Record<string, string> = {};
+  for (const name of names) env[name] = String(await findFreePort());
+  return env;
+}
+
 export interface ExitInfo {
   code: number | null;
   signal: NodeJS.Signals | null;

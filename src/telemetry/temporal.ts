@@ -3,7 +3,6 @@
  * metrics (Core's Prometheus exporter) next to the app's, and the OpenTelemetry interceptors that carry a trace from
  * the client through the workflow into its activities.
  */
-import { createServer, type AddressInfo } from 'node:net';
 import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import {
   OpenTelemetryActivityInboundInterceptor,
@@ -15,6 +14,7 @@ import { IllegalStateError, type LogLevel, type LogMetadata, type Logger as Temp
 import { Runtime, makeTelemetryFilterString, type WorkerInterceptors } from '@temporalio/worker';
 import { Resource } from '@opentelemetry/resources';
 import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { findFreePort } from '../dev/tools';
 import type { Logger } from '../logger';
 import type { Tracing } from './tracing';
 
@@ -77,7 +77,7 @@ export interface RuntimeOptions {
  * the SDK's metrics are then not available here.
  */
 export async function installTemporalRuntime(options: RuntimeOptions): Promise<{ metrics?: SdkMetrics } | undefined> {
-  const port = options.metrics ? await freeLoopbackPort() : undefined;
+  const port = options.metrics ? await findFreePort() : undefined;
   try {
     Runtime.install({
       logger: temporalLogger(options.logger),
@@ -149,14 +149,3 @@ export const workflowSinks = (tracing?: Pick<Tracing, 'spanProcessor' | 'resourc
     tracing?.resource ?? Resource.empty(),
   ),
 });
-
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -59,6 +59,7 @@ import {
   transactionSignal,
   type TransactionOutcome,
 } from './messages';
+import { rewardActivityOptions } from './reward-activity';
 import { ActivationStateKey, CountedCentsKey } from './search-attributes';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -536,17 +537,12 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
 
   async function issueTheReward(): Promise<void> {
     const reward = s.reward!;
-    const { issueReward } = proxyActivities<Activities>({
-      summary: `Credit ${reward.points} points (idempotency key ${reward.idempotencyKey})`,
-      startToCloseTimeout: '20s',
-      scheduleToCloseTimeout: input.rewardRetryForMs,
-      retry: {
-        initialInterval: '1s',
-        backoffCoefficient: 2,
-        maximumInterval: '10m',
-        nonRetryableErrorTypes: [ErrorType.REWARD_REJECTED],
-      },
-    });
+    const { issueReward } = proxyActivities<Activities>(
+      rewardActivityOptions(
+        `Credit ${reward.points} points (idempotency key ${reward.idempotencyKey})`,
+        input.rewardRetryForMs,
+      ),
+    );
     try {
       const receipt = await issueReward({
         workflowId,

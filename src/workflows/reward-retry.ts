@@ -4,6 +4,7 @@
  * API, never repeated. The outcome goes to the enrollment, the audit trail, and, on failure, a new review item.
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { rewardActivityOptions } from './reward-activity';
 import type { Activities } from '../activities';
 import type { RewardRequest } from '../activities/types';
 import { ErrorType } from './messages';
@@ -25,17 +26,12 @@ const { recordRetriedReward } = proxyActivities<Activities>({
 });
 
 export async function rewardRetry(input: RewardRetryInput): Promise<{ status: 'ISSUED' | 'FAILED' }> {
-  const { issueReward } = proxyActivities<Activities>({
-    summary: `Credit ${input.points} points again for review ${input.reviewId} (idempotency key ${input.idempotencyKey})`,
-    startToCloseTimeout: '20s',
-    scheduleToCloseTimeout: input.rewardRetryForMs,
-    retry: {
-      initialInterval: '1s',
-      backoffCoefficient: 2,
-      maximumInterval: '10m',
-      nonRetryableErrorTypes: [ErrorType.REWARD_REJECTED],
-    },
-  });
+  const { issueReward } = proxyActivities<Activities>(
+    rewardActivityOptions(
+      `Credit ${input.points} points again for review ${input.reviewId} (idempotency key ${input.idempotencyKey})`,
+      input.rewardRetryForMs,
+    ),
+  );
   const { reviewId, rewardRetryForMs: _r, requestedBy, ...request } = input;
   try {
     const receipt = await issueReward(request);

@@ -2,6 +2,7 @@
  * Overnight settlement files, late news and the review queue, end to end through HTTP on the stack `npm start`
  * runs (embedded PostgreSQL, the Temporal dev server, the worker, the API, the local points API).
  */
+import type { BatchReport } from '../../src/db/settlements';
 import { SETTLEMENT_HEADER } from '../../src/domain/settlement';
 import { captureHistories } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
@@ -20,19 +21,8 @@ afterAll(async () => {
   await stack?.destroy();
 }, 60_000);
 
-interface Report {
-  batchId: string;
-  state: string;
-  records: number;
-  processed: number;
-  applied: number;
-  duplicates: number;
-  returned: number;
-  noEnrollment: number;
-  late: number;
-  rejected: { line: number; reason: string }[];
-  rejectedCount: number;
-}
+/** GET /v1/settlements/{batchId} answers the stored report as is. */
+type Report = BatchReport;
 interface Member {
   state: string;
   countedCents: number;

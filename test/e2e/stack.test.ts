@@ -11,7 +11,8 @@ import { loadConfig } from '../../src/config';
 import { startStack, type Stack } from '../../src/dev/stack';
 import { logger } from '../../src/logger';
 import { captureHistories } from '../support/histories';
-import { eventually, freePort } from '../support/stack';
+import { freeStackPorts } from '../../src/dev/tools';
+import { eventually } from '../support/stack';
 
 /** A push channel that records what it receives. */
 async function startPushReceiver(): Promise<{ url: string; received: { id: string; type: string }[]; server: Server }> {
@@ -44,11 +45,7 @@ beforeAll(async () => {
   push = await startPushReceiver();
   env = {
     DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    POINTS_API_PORT: String(await freePort()),
+    ...(await freeStackPorts()),
     POINTS_API_TIMEOUT_MS: '1500',
     NOTIFY_URL: push.url,
     CAMPAIGN_ID: 'e2e-demo',

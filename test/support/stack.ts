@@ -1,21 +1,13 @@
 /** A whole local stack for end-to-end tests (what `npm start` runs), on free ports and a temp DATA_DIR. */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { startStack, type Stack, type StackOptions } from '../../src/dev/stack';
+import { findFreePort, freeStackPorts } from '../../src/dev/tools';
 import { logger } from '../../src/logger';
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+export const freePort = (): Promise<number> => findFreePort();
 
 export interface TestStack extends Stack {
   env: NodeJS.ProcessEnv;
@@ -34,11 +26,7 @@ export async function startTestStack(
   chmodSync(dataDir, 0o755);
   const env: NodeJS.ProcessEnv = {
     DATA_DIR: dataDir,
-    PORT: String(await freePort()),
-    EMBEDDED_PG_PORT: String(await freePort()),
-    TEMPORAL_DEV_PORT: String(await freePort()),
-    TEMPORAL_UI_PORT: String(await freePort()),
-    POINTS_API_PORT: String(await freePort()),
+    ...(await freeStackPorts()),
     POINTS_API_TIMEOUT_MS: '1500',
     ...extraEnv,
   };

@@ -18,6 +18,7 @@ import type { TransactionEvent } from '../../src/domain/model';
 import { scheduleFor, type CampaignTerms } from '../../src/domain/terms';
 import type { MemberView } from '../../src/domain/view';
 import { workflowSinks } from '../../src/telemetry/temporal';
+import { eventually as pollUntil } from '../support/stack';
 import { memberViewQuery } from '../../src/workflows/messages';
 import type { ActivationInput, memberActivation } from '../../src/workflows/member-activation';
 import { createTestDatabase } from '../support/db';
@@ -196,18 +197,5 @@ export async function captureHistory(name: string, handle: WorkflowHandle): Prom
 }
 
 /** Polls until `fn` returns a truthy value (read models are eventually consistent). */
-export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+export const eventually = <T>(fn: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> =>
+  pollUntil(fn, timeoutMs, 'the condition');
