@@ -3,10 +3,14 @@
  * variable; nothing reads `process.env` anywhere else.
  */
 import { z } from 'zod';
-import { isValidDuration, parseDurationMs } from './domain/terms';
+import { MAX_AMOUNT_CENTS } from './domain/model';
+import { graceProblem, isValidDuration, parseDurationMs, windowProblem } from './domain/terms';
 
-const duration = (name: string) =>
-  z.string().refine(isValidDuration, { message: `${name} must be an ISO-8601 duration such as P30D or PT48H` });
+const duration = (name: string, problem?: (text: string) => string | undefined) =>
+  z.string().superRefine((text, ctx) => {
+    const why = isValidDuration(text) ? problem?.(text) : 'must be an ISO-8601 duration such as P30D or PT48H';
+    if (why) ctx.addIssue({ code: 'custom', message: `${name} ${why}` });
+  });
 
 const port = z.coerce.number().int().min(1).max(65535);
 const optionalUrl = z
@@ -44,10 +48,10 @@ const schema = z.object({
     .string()
     .regex(/^[a-z0-9-]{1,40}$/, 'CAMPAIGN_ID must be 1–40 of [a-z0-9-]')
     .default('cold-activation'),
-  CAMPAIGN_TARGET_CENTS: z.coerce.number().int().positive().default(50_000),
+  CAMPAIGN_TARGET_CENTS: z.coerce.number().int().positive().max(MAX_AMOUNT_CENTS).default(50_000),
   CAMPAIGN_REWARD_POINTS: z.coerce.number().int().positive().default(2_000),
-  CAMPAIGN_WINDOW: duration('CAMPAIGN_WINDOW').default('P30D'),
-  CAMPAIGN_GRACE: duration('CAMPAIGN_GRACE').default('PT48H'),
+  CAMPAIGN_WINDOW: duration('CAMPAIGN_WINDOW', windowProblem).default('P30D'),
+  CAMPAIGN_GRACE: duration('CAMPAIGN_GRACE', graceProblem).default('PT48H'),
   REWARD_RETRY_FOR: duration('REWARD_RETRY_FOR').default('PT24H'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   WORKER_SHUTDOWN_GRACE: duration('WORKER_SHUTDOWN_GRACE').default('PT10S'),

@@ -10,6 +10,7 @@ import type { Db } from '../db/pool';
 import { claimReward, markRewardAttempt, markRewardFailed, markRewardIssued } from '../db/rewards';
 import { recordRetriedReward } from '../db/reviews';
 import { ErrorType } from '../workflows/messages';
+import { rewardRetryDelayMs } from '../workflows/reward-activity';
 import { requestCredit } from './points-client';
 import type { NotificationMessage, NotificationReceipt, ProgressRecord, RewardReceipt, RewardRequest } from './types';
 
@@ -72,8 +73,18 @@ export const createActivities = (deps: ActivityDeps) => ({
         });
       case 'UNAVAILABLE':
         await markRewardAttempt(deps.db, req.workflowId, answer.detail);
-        await auditAttempt('UNAVAILABLE', { detail: answer.detail });
-        throw ApplicationFailure.create({ type: 'POINTS_API_UNAVAILABLE', message: answer.detail });
+        await auditAttempt('UNAVAILABLE', {
+          detail: answer.detail,
+          ...(answer.retryAfterMs === undefined ? {} : { retryAfterMs: answer.retryAfterMs }),
+        });
+        throw ApplicationFailure.create({
+          type: 'POINTS_API_UNAVAILABLE',
+          message: answer.detail,
+          // The API said when to come back: honour it (within the policy's bounds) instead of our own backoff.
+          ...(answer.retryAfterMs === undefined
+            ? {}
+            : { nextRetryDelay: rewardRetryDelayMs(answer.retryAfterMs, attempt) }),
+        });
     }
   },
 

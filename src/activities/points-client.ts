@@ -3,7 +3,8 @@
 export type CreditAnswer =
   | { kind: 'CREDITED'; creditId: string; replay: boolean }
   | { kind: 'REJECTED'; status: number; detail: string }
-  | { kind: 'UNAVAILABLE'; detail: string };
+  /** `retryAfterMs`: how long the API asked us to wait (its `Retry-After`), when it said. */
+  | { kind: 'UNAVAILABLE'; detail: string; retryAfterMs?: number };
 
 const NON_RETRYABLE = new Set([400, 404, 409, 422]);
 
@@ -48,7 +49,16 @@ export async function requestCredit(baseUrl: string, timeoutMs: number, req: Cre
     return { kind: 'UNAVAILABLE', detail: `HTTP ${res.status} without a creditId` };
   }
   const detail = `HTTP ${res.status}${text ? `: ${text.slice(0, 300)}` : ''}`;
-  return NON_RETRYABLE.has(res.status)
-    ? { kind: 'REJECTED', status: res.status, detail }
-    : { kind: 'UNAVAILABLE', detail };
+  if (NON_RETRYABLE.has(res.status)) return { kind: 'REJECTED', status: res.status, detail };
+  const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), Date.now());
+  return { kind: 'UNAVAILABLE', detail, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+}
+
+/** `Retry-After` (RFC 9110): delay-seconds or an HTTP-date; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = /^[A-Za-z]{3}, \d{2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text) ? Date.parse(text) : NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -2,6 +2,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../logger';
+import { RETRY_AFTER_SECONDS, unavailableDependency } from './dependencies';
 
 export class ApiError extends Error {
   constructor(
@@ -40,13 +41,23 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const e = toApiError(err);
-    if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
+    if (e.status === 503) {
+      log.warn({ err, method: req.method, path: req.path }, e.message);
+      res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    } else if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
     res.status(e.status).json({ error: { code: e.code, message: e.message, details: e.details ?? [] } });
   };
 }
 
+export const serviceUnavailable = (dependency: string): ApiError =>
+  new ApiError(503, 'SERVICE_UNAVAILABLE', `${dependency} is not available at the moment; try again shortly`, [
+    { dependency },
+  ]);
+
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  const dependency = unavailableDependency(err);
+  if (dependency) return serviceUnavailable(dependency);
   const e = err as { type?: string; status?: number; message?: string; limit?: number };
   // body-parser's own errors carry a `type`.
   if (e.type === 'entity.too.large') {

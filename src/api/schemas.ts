@@ -4,15 +4,16 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
-import { isValidDuration } from '../domain/terms';
+import { graceProblem, MAX_GRACE, MAX_WINDOW, windowProblem } from '../domain/terms';
 import {
   ACTIVATION_STATES,
   CHANNELS,
-  TRANSACTION_KINDS,
-  isChannelAllowed,
   LOAD_CHANNELS,
+  MAX_AMOUNT_CENTS,
+  TRANSACTION_KINDS,
   WITHDRAWAL_CHANNELS,
 } from '../domain/model';
+import { parseTime, TIME_PATTERN, TIME_RULE } from '../domain/time';
 
 extendZodWithOpenApi(z);
 
@@ -27,27 +28,52 @@ export const MemberId = z
   .string()
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'memberId must be 1–64 characters of A-Z, a-z, 0-9, _ and -')
   .openapi({ example: 'M-1001' });
-const Duration = (example: string) =>
+/** The fixed-length subset of ISO-8601 durations the domain accepts (weeks, days, hours, minutes, seconds). */
+const DURATION_PATTERN = '^P(?!$)(\\d+W)?(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+(\\.\\d{1,3})?S)?)?$';
+const Duration = (name: string, problem: (text: string) => string | undefined, example: string, description: string) =>
   z
     .string()
-    .refine(
-      isValidDuration,
-      'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds (e.g. P30D, PT48H)',
-    )
-    .openapi({ example });
-const Timestamp = z.iso.datetime({ offset: true }).openapi({ example: '2026-11-22T09:30:00Z' });
-// An unparsable time has its own issue already; only a real time can be in the future.
-const notInFuture = (t: string) => Number.isNaN(Date.parse(t)) || Date.parse(t) <= Date.now() + CLOCK_SKEW_MS;
+    .superRefine((text, ctx) => {
+      const why = problem(text);
+      if (why) ctx.addIssue({ code: 'custom', message: `${name} ${why}` });
+    })
+    .openapi({ example, pattern: DURATION_PATTERN, description });
+
+/** A time as the domain defines it (src/domain/time.ts): the same rule for the API, the file and the workflow. */
+const time = (opts: { notInFuture?: boolean } = {}) =>
+  z
+    .string()
+    .superRefine((text, ctx) => {
+      const parsed = parseTime(text);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: `the time ${parsed.reason}` });
+      else if (opts.notInFuture && parsed.ms > Date.now() + CLOCK_SKEW_MS) {
+        ctx.addIssue({ code: 'custom', message: 'the time must not be more than 5 minutes in the future' });
+      }
+    })
+    .openapi({
+      type: 'string',
+      format: 'date-time',
+      pattern: TIME_PATTERN.source,
+      example: '2026-11-22T09:30:00Z',
+      description: `${TIME_RULE[0].toUpperCase()}${TIME_RULE.slice(1)}${opts.notInFuture ? ', at most 5 minutes in the future' : ''}.`,
+    });
+const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-11-22T09:30:00.000Z' });
+const Cents = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_AMOUNT_CENTS)
+  .openapi({ example: 25000, description: `Integer cents, 1 to ${MAX_AMOUNT_CENTS} (A$1,000,000.00)` });
 
 export const CampaignPath = z.object({ campaignId: CampaignId });
 export const MemberPath = z.object({ campaignId: CampaignId, memberId: MemberId });
 
 export const CampaignTermsBody = z
   .strictObject({
-    targetCents: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ example: 50000 }),
+    targetCents: Cents.openapi({ example: 50000 }),
     rewardPoints: z.number().int().positive().max(2_147_483_647).openapi({ example: 2000 }),
-    window: Duration('P30D').default('P30D'),
-    grace: Duration('PT48H').default('PT48H'),
+    window: Duration('window', windowProblem, 'P30D', `Longer than zero, at most ${MAX_WINDOW}`).default('P30D'),
+    grace: Duration('grace', graceProblem, 'PT48H', `Zero to ${MAX_GRACE}`).default('PT48H'),
     currency: z.literal('AUD').default('AUD'),
   })
   .openapi('CampaignTerms');
@@ -70,7 +96,7 @@ export const CampaignResponse = z
 export const EnrollmentBody = z
   .strictObject({
     memberId: MemberId,
-    enrolledAt: Timestamp.refine(notInFuture, 'enrolledAt must not be in the future').optional(),
+    enrolledAt: time({ notInFuture: true }).optional(),
   })
   .openapi('EnrollmentRequest');
 
@@ -165,30 +191,32 @@ export const ExplanationResponse = z
 
 export const CancelBody = z.strictObject({ reason: z.string().max(500).optional() }).openapi('CancelRequest');
 
+const transactionFields = {
+  transactionId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'transactionId must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
+    .openapi({ example: 'TX-20261122-0001' }),
+  memberId: MemberId,
+  amountCents: Cents,
+  currency: z.literal('AUD'),
+  occurredAt: time({ notInFuture: true }),
+};
+/** The channel must be one of the kind's: the document says so with one schema per kind. */
 export const TransactionBody = z
-  .strictObject({
-    transactionId: z
-      .string()
-      .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'transactionId must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
-      .openapi({ example: 'TX-20261122-0001' }),
-    memberId: MemberId,
-    kind: z.enum(TRANSACTION_KINDS),
-    amountCents: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).openapi({ example: 25000 }),
-    currency: z.literal('AUD'),
-    channel: z.enum(CHANNELS).openapi({
-      description: `LOAD: ${LOAD_CHANNELS.join('|')} · WITHDRAWAL: ${WITHDRAWAL_CHANNELS.join('|')}`,
-    }),
-    occurredAt: Timestamp.refine(notInFuture, 'occurredAt must not be more than 5 minutes in the future'),
-  })
-  .superRefine((t, ctx) => {
-    if (!isChannelAllowed(t.kind, t.channel)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['channel'],
-        message: `${t.channel} is not a ${t.kind} channel (${t.kind === 'LOAD' ? LOAD_CHANNELS.join(', ') : WITHDRAWAL_CHANNELS.join(', ')})`,
-      });
-    }
-  })
+  .discriminatedUnion('kind', [
+    z
+      .strictObject({
+        ...transactionFields,
+        kind: z.literal('LOAD'),
+        channel: z.enum(LOAD_CHANNELS).openapi({
+          description: 'DEBIT_CARD, APPLE_PAY, GOOGLE_PAY count at once; BPAY, BANK_TRANSFER once settled',
+        }),
+      })
+      .openapi('Load'),
+    z
+      .strictObject({ ...transactionFields, kind: z.literal('WITHDRAWAL'), channel: z.enum(WITHDRAWAL_CHANNELS) })
+      .openapi('Withdrawal'),
+  ])
   .openapi('Transaction');
 
 const EnrollmentRef = z.object({ campaignId: CampaignId, workflowId: z.string() });
@@ -306,7 +334,7 @@ export const ErrorResponse = z
     error: z.object({
       code: z.string().openapi({ example: 'VALIDATION_FAILED' }),
       message: z.string(),
-      details: z.array(z.unknown()).optional(),
+      details: z.array(z.unknown()).openapi({ description: 'For VALIDATION_FAILED: the issues, each with its path' }),
     }),
   })
   .openapi('Error');

@@ -13,16 +13,24 @@ import type { Readable } from 'node:stream';
 import { recordLateArrival } from '../db/late';
 import { campaignReport } from '../db/report';
 import { getReview, listReviews, resolveReview, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
-import { batchExists, batchReport, SettlementFileError, stageSettlementFile } from '../db/settlements';
+import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlementFile } from '../db/settlements';
 import { rewardRetryWorkflowId, type rewardRetry } from '../workflows/reward-retry';
 import { settlementWorkflowId, type settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
-import { enrollmentsOfMember, getEnrollment, getLedger, insertEnrollment, type Enrollment } from '../db/enrollments';
-import type { Db } from '../db/pool';
+import {
+  enrollmentsOfMember,
+  getEnrollment,
+  getLedger,
+  insertEnrollment,
+  setEnrollmentSchedule,
+  type Enrollment,
+} from '../db/enrollments';
+import { inTransaction, type Db } from '../db/pool';
 import { enrollmentSummary } from '../domain/describe';
 import { explain } from '../domain/evaluation';
 import { hasVerdict, rewardIdempotencyKey, workflowIdFor, type TransactionEvent } from '../domain/model';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
+import { canonicalTime } from '../domain/time';
 import type { MemberView } from '../domain/view';
 import { ErrorType, cancelUpdate, transactionSignal } from '../workflows/messages';
 import type { ActivationInput, memberActivation } from '../workflows/member-activation';
@@ -33,6 +41,7 @@ import {
   EvaluatesAtKey,
   MemberIdKey,
 } from '../workflows/search-attributes';
+import { TEMPORAL_CALL_DEADLINE_MS } from './dependencies';
 import { ApiError, notFound } from './errors';
 import type { TransactionInput } from './schemas';
 
@@ -64,6 +73,9 @@ export type Service = ReturnType<typeof createService>;
 
 export function createService(deps: ServiceDeps) {
   const { db, temporal } = deps;
+  /** Every Temporal call of the API has a deadline: a frontend that is away costs a caller seconds, not minutes. */
+  const call = <T>(fn: () => Promise<T>): Promise<T> =>
+    temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, fn);
 
   const requireCampaign = async (campaignId: string): Promise<Campaign> => {
     const campaign = await getCampaign(db, campaignId);
@@ -108,7 +120,7 @@ export function createService(deps: ServiceDeps) {
       const campaign = await requireCampaign(campaignId);
 
       const workflowId = workflowIdFor(campaignId, memberId);
-      const schedule = scheduleFor(campaign, enrolledAt ?? new Date().toISOString());
+      const schedule = scheduleFor(campaign, enrolledAt ? canonicalTime(enrolledAt) : new Date().toISOString());
       const terms: CampaignTerms = {
         campaignId: campaign.campaignId,
         targetCents: campaign.targetCents,
@@ -124,45 +136,49 @@ export function createService(deps: ServiceDeps) {
         rewardRetryForMs: deps.rewardRetryForMs,
         ...(deps.historyEventLimit ? { historyEventLimit: deps.historyEventLimit } : {}),
       };
-      let created = true;
-      try {
-        await temporal.workflow.start<typeof memberActivation>('memberActivation', {
-          workflowId,
-          taskQueue: deps.taskQueue,
-          args: [input],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-          memo: { schedule, campaign: terms },
-          staticSummary: enrollmentSummary(memberId, campaignId, terms.targetCents, terms.rewardPoints, schedule),
-          typedSearchAttributes: [
-            { key: CampaignIdKey, value: campaignId },
-            { key: MemberIdKey, value: memberId },
-            { key: ActivationStateKey, value: 'ENROLLED' },
-            { key: EvaluatesAtKey, value: new Date(schedule.evaluatesAt) },
-            { key: CountedCentsKey, value: 0 },
-          ],
-        });
-      } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        created = false;
-      }
-      if (!created) {
-        // A twin request won the start. Its row may not be written yet: take the schedule the running
-        // workflow was started with, so both answers agree.
-        const memo = (await temporal.workflow.getHandle(workflowId).describe()).memo as
-          { schedule?: EnrollmentSchedule } | undefined;
-        if (memo?.schedule) Object.assign(schedule, memo.schedule);
-      }
-      await insertEnrollment(db, {
+      const row = {
         campaignId,
         memberId,
         workflowId,
         targetCents: campaign.targetCents,
         rewardPoints: campaign.rewardPoints,
         schedule,
+      };
+      // The row first, in a transaction held open across the start: a row that cannot be written starts no
+      // workflow, and a twin request waits at its insert until this one has committed, then finds the row.
+      const created = await inTransaction(db, async (client) => {
+        if (!(await insertEnrollment(client, row))) return false;
+        try {
+          await call(() =>
+            temporal.workflow.start<typeof memberActivation>('memberActivation', {
+              workflowId,
+              taskQueue: deps.taskQueue,
+              args: [input],
+              workflowIdReusePolicy: 'REJECT_DUPLICATE',
+              workflowIdConflictPolicy: 'FAIL',
+              memo: { schedule, campaign: terms },
+              staticSummary: enrollmentSummary(memberId, campaignId, terms.targetCents, terms.rewardPoints, schedule),
+              typedSearchAttributes: [
+                { key: CampaignIdKey, value: campaignId },
+                { key: MemberIdKey, value: memberId },
+                { key: ActivationStateKey, value: 'ENROLLED' },
+                { key: EvaluatesAtKey, value: new Date(schedule.evaluatesAt) },
+                { key: CountedCentsKey, value: 0 },
+              ],
+            }),
+          );
+          return true;
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+          // The workflow runs but had no row: an earlier request started it and lost its transaction (PostgreSQL
+          // went away, the API died). Its row says what it was started with, so every answer agrees.
+          const memo = (await call(() => temporal.workflow.getHandle(workflowId).describe())).memo as
+            { schedule?: EnrollmentSchedule } | undefined;
+          if (memo?.schedule) await setEnrollmentSchedule(client, campaignId, memberId, memo.schedule);
+          return false;
+        }
       });
-      const row = await requireEnrollment(campaignId, memberId);
-      return { created, enrollment: enrollmentBody(row) };
+      return { created, enrollment: enrollmentBody(await requireEnrollment(campaignId, memberId)) };
     },
 
     async getMember(campaignId: string, memberId: string): Promise<MemberView> {
@@ -192,7 +208,9 @@ export function createService(deps: ServiceDeps) {
         new ApiError(409, 'ALREADY_DECIDED', `the enrollment already has a verdict (${state})`, [{ state }]);
       if (hasVerdict(e.state)) throw alreadyDecided(e.state);
       try {
-        return await temporal.workflow.getHandle(e.workflowId).executeUpdate(cancelUpdate, { args: [request] });
+        return await call(() =>
+          temporal.workflow.getHandle(e.workflowId).executeUpdate(cancelUpdate, { args: [request] }),
+        );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
           const cause = err.cause;
@@ -214,7 +232,7 @@ export function createService(deps: ServiceDeps) {
       const event: TransactionEvent = {
         source: 'REALTIME',
         ...tx,
-        occurredAt: new Date(tx.occurredAt).toISOString(),
+        occurredAt: canonicalTime(tx.occurredAt),
         receivedAt: new Date().toISOString(),
       };
       const refs = await enrollmentsOfMember(db, tx.memberId);
@@ -222,7 +240,7 @@ export function createService(deps: ServiceDeps) {
         refs.map(async (ref) => {
           const target = { campaignId: ref.campaignId, workflowId: ref.workflowId };
           try {
-            await temporal.workflow.getHandle(ref.workflowId).signal(transactionSignal, event);
+            await call(() => temporal.workflow.getHandle(ref.workflowId).signal(transactionSignal, event));
             return { ...target, late: hasVerdict(ref.state) };
           } catch (err) {
             // The workflow has closed: the enrollment has its verdict.
@@ -247,8 +265,17 @@ export function createService(deps: ServiceDeps) {
       let created = false;
       let batchId: string;
       let counts: { records?: number; rejected?: number } = {};
-      if (opts.idempotencyKey && (await batchExists(db, opts.idempotencyKey))) {
-        body.resume();
+      const reused = (id: string) =>
+        new ApiError(
+          422,
+          'IDEMPOTENCY_KEY_REUSED',
+          `Idempotency-Key ${id} was used for another settlement file (batch ${id}); send this file with a new key`,
+          [{ batchId: id }],
+        );
+      const earlier = opts.idempotencyKey ? await batchDigest(db, opts.idempotencyKey) : undefined;
+      if (opts.idempotencyKey && earlier !== undefined) {
+        // The same key again: a repeat if it is the same file, a mistake if it is another one.
+        if ((await digestOf(body)) !== earlier) throw reused(opts.idempotencyKey);
         batchId = opts.idempotencyKey;
       } else {
         try {
@@ -257,6 +284,8 @@ export function createService(deps: ServiceDeps) {
           if (staged.outcome === 'STAGED') {
             created = true;
             counts = { records: staged.records, rejected: staged.rejected };
+          } else if (!staged.sameBody) {
+            throw reused(staged.batchId);
           }
         } catch (err) {
           if (err instanceof SettlementFileError) {
@@ -271,14 +300,16 @@ export function createService(deps: ServiceDeps) {
         }
       }
       try {
-        await temporal.workflow.start<typeof settlementBatch>('settlementBatch', {
-          workflowId: settlementWorkflowId(batchId),
-          taskQueue: deps.taskQueue,
-          args: [{ batchId, ...(deps.settlementChunkSize ? { chunkSize: deps.settlementChunkSize } : {}) }],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          workflowIdConflictPolicy: 'FAIL',
-          memo: { batchId },
-        });
+        await call(() =>
+          temporal.workflow.start<typeof settlementBatch>('settlementBatch', {
+            workflowId: settlementWorkflowId(batchId),
+            taskQueue: deps.taskQueue,
+            args: [{ batchId, ...(deps.settlementChunkSize ? { chunkSize: deps.settlementChunkSize } : {}) }],
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            workflowIdConflictPolicy: 'FAIL',
+            memo: { batchId },
+          }),
+        );
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
@@ -308,25 +339,27 @@ export function createService(deps: ServiceDeps) {
       let retryWorkflowId: string | undefined;
       if (req.action === 'RETRY_REWARD') {
         const e = await requireEnrollment(review.campaignId, review.memberId);
-        retryWorkflowId = rewardRetryWorkflowId(id);
+        const workflowId = (retryWorkflowId = rewardRetryWorkflowId(id));
         try {
-          await temporal.workflow.start<typeof rewardRetry>('rewardRetry', {
-            workflowId: retryWorkflowId,
-            taskQueue: deps.taskQueue,
-            workflowIdReusePolicy: 'REJECT_DUPLICATE',
-            args: [
-              {
-                reviewId: id,
-                workflowId: e.workflowId,
-                campaignId: e.campaignId,
-                memberId: e.memberId,
-                points: e.rewardPoints,
-                idempotencyKey: rewardIdempotencyKey(e.campaignId, e.memberId),
-                rewardRetryForMs: deps.rewardRetryForMs,
-                ...(req.resolvedBy ? { requestedBy: req.resolvedBy } : {}),
-              },
-            ],
-          });
+          await call(() =>
+            temporal.workflow.start<typeof rewardRetry>('rewardRetry', {
+              workflowId,
+              taskQueue: deps.taskQueue,
+              workflowIdReusePolicy: 'REJECT_DUPLICATE',
+              args: [
+                {
+                  reviewId: id,
+                  workflowId: e.workflowId,
+                  campaignId: e.campaignId,
+                  memberId: e.memberId,
+                  points: e.rewardPoints,
+                  idempotencyKey: rewardIdempotencyKey(e.campaignId, e.memberId),
+                  rewardRetryForMs: deps.rewardRetryForMs,
+                  ...(req.resolvedBy ? { requestedBy: req.resolvedBy } : {}),
+                },
+              ],
+            }),
+          );
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
         }

@@ -1,5 +1,4 @@
 /** The per-enrollment read model, its ledger rows and the audit trail the member workflow writes. */
-import type { PoolClient } from 'pg';
 import type { ProgressRecord } from '../activities/types';
 import type { Verdict } from '../domain/evaluation';
 import type { Ledger, LedgerEntry } from '../domain/ledger';
@@ -8,7 +7,7 @@ import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
 import { openReviews } from './reviews';
 import { appendAudit } from './audit';
-import type { Db } from './pool';
+import { inTransaction, type Db } from './pool';
 import type { Queryable } from './queryable';
 
 interface EnrollmentRow {
@@ -88,6 +87,20 @@ export async function insertEnrollment(db: Queryable, e: NewEnrollment): Promise
   return rowCount === 1;
 }
 
+/** Sets the deadlines of an enrollment not yet written by its workflow (version 0) to those it was started with. */
+export async function setEnrollmentSchedule(
+  db: Queryable,
+  campaignId: string,
+  memberId: string,
+  schedule: EnrollmentSchedule,
+): Promise<void> {
+  await db.query(
+    `UPDATE enrollments SET enrolled_at = $3, window_ends_at = $4, evaluates_at = $5
+     WHERE campaign_id = $1 AND member_id = $2 AND version = 0`,
+    [campaignId, memberId, schedule.enrolledAt, schedule.windowEndsAt, schedule.evaluatesAt],
+  );
+}
+
 export async function getEnrollment(
   db: Queryable,
   campaignId: string,
@@ -127,9 +140,7 @@ export async function getLedger(db: Queryable, workflowId: string): Promise<Ledg
  * (each once, by key), the view (only if newer) and the changed ledger entries. Safe to retry.
  */
 export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ viewUpdated: boolean }> {
-  const client: PoolClient = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await appendAudit(client, p, p.audit);
     await openReviews(client, p, p.audit);
     const v = p.view;
@@ -175,12 +186,6 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
         [p.workflowId, JSON.stringify(p.entries)],
       );
     }
-    await client.query('COMMIT');
     return { viewUpdated };
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

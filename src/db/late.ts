@@ -7,7 +7,7 @@ import type { TransactionEvent } from '../domain/model';
 import { lateImpact } from '../domain/late';
 import { appendAudit } from './audit';
 import { getEnrollment, getLedger } from './enrollments';
-import type { Db } from './pool';
+import { inTransaction, type Db } from './pool';
 import { openReviews } from './reviews';
 
 /** The audit key of a piece of late news: the same news heard twice is recorded once. */
@@ -19,9 +19,7 @@ export async function recordLateArrival(
   ref: { campaignId: string; memberId: string },
   event: TransactionEvent,
 ): Promise<'LATE'> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // One late arrival at a time per enrollment: each is judged with the ones before it.
     await client.query('SELECT 1 FROM enrollments WHERE campaign_id = $1 AND member_id = $2 FOR UPDATE', [
       ref.campaignId,
@@ -55,12 +53,6 @@ export async function recordLateArrival(
       await appendAudit(client, enrollment, [entry]);
       await openReviews(client, enrollment, [entry]);
     }
-    await client.query('COMMIT');
-    return 'LATE';
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    return 'LATE' as const;
+  });
 }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { AuditEntry, RewardRequest } from '../activities/types';
 import type { LateImpact, ReviewKind } from '../domain/late';
 import { appendAudit, type AuditSubject } from './audit';
-import type { Db } from './pool';
+import { inTransaction, type Db } from './pool';
 import type { Queryable } from './queryable';
 
 export type ReviewState = 'OPEN' | 'RESOLVED';
@@ -183,10 +183,8 @@ export async function recordRetriedReward(
     failure?: string;
   },
 ): Promise<void> {
-  const client = await pool.connect();
   const subject = { workflowId: r.request.workflowId, campaignId: r.request.campaignId, memberId: r.request.memberId };
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     const { rows } = await client.query<{ state: string }>(
       'SELECT state FROM enrollments WHERE workflow_id = $1 FOR UPDATE',
       [subject.workflowId],
@@ -223,11 +221,5 @@ export async function recordRetriedReward(
     }
     await appendAudit(client, subject, entries);
     await openReviews(client, subject, [outcome]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -32,12 +32,28 @@ export class SettlementFileError extends Error {
   }
 }
 
+/**
+ * `EXISTS`: a batch with this id was staged before; `sameBody` says whether it was this very file (a repeat, applied
+ * once) or another one under the same Idempotency-Key (refused: the second file would otherwise vanish unapplied).
+ */
 export type StageResult =
-  { outcome: 'STAGED'; batchId: string; records: number; rejected: number } | { outcome: 'EXISTS'; batchId: string };
+  | { outcome: 'STAGED'; batchId: string; records: number; rejected: number }
+  | { outcome: 'EXISTS'; batchId: string; sameBody: boolean };
 
-export async function batchExists(db: Queryable, batchId: string): Promise<boolean> {
-  const { rowCount } = await db.query('SELECT 1 FROM settlement_batches WHERE batch_id = $1', [batchId]);
-  return rowCount === 1;
+/** The SHA-256 of a batch's file, or undefined when there is no such batch. */
+export async function batchDigest(db: Queryable, batchId: string): Promise<string | undefined> {
+  const { rows } = await db.query<{ sha256: string }>(
+    `SELECT sha256 FROM settlement_batches WHERE batch_id = $1 AND state <> 'RECEIVING'`,
+    [batchId],
+  );
+  return rows[0]?.sha256;
+}
+
+/** The SHA-256 of a whole body, read as a stream (constant memory). */
+export async function digestOf(body: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of body) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /**
@@ -62,6 +78,9 @@ export async function stageSettlementFile(
   body.on('error', (err) => hashing.destroy(err));
   let lines: ReturnType<typeof createInterface> | undefined;
 
+  let staged: StageResult | undefined;
+  let batchId = '';
+  let sha256 = '';
   const client: PoolClient = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -116,31 +135,29 @@ export async function stageSettlementFile(
     if (lineNo === 0) throw new SettlementFileError(`the file is empty: expected the header "${SETTLEMENT_HEADER}"`);
     await flush();
 
-    const sha256 = hash.digest('hex');
-    const batchId = opts.idempotencyKey ?? sha256;
+    sha256 = hash.digest('hex');
+    batchId = opts.idempotencyKey ?? sha256;
     try {
       await client.query(
         `UPDATE settlement_batches SET batch_id = $2, state = 'RUNNING', records = $3, sha256 = $4, started_at = now()
          WHERE batch_pk = $1`,
         [batchPk, batchId, records, sha256],
       );
+      staged = { outcome: 'STAGED', batchId, records, rejected };
     } catch (err) {
-      if ((err as { code?: string }).code === '23505') {
-        await client.query('ROLLBACK');
-        return { outcome: 'EXISTS', batchId };
-      }
-      throw err;
+      if ((err as { code?: string }).code !== '23505') throw err;
     }
-    await client.query('COMMIT');
-    return { outcome: 'STAGED', batchId, records, rejected };
+    await client.query(staged ? 'COMMIT' : 'ROLLBACK');
+    client.release();
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
+    // Destroyed, not returned: after a timed-out statement the ROLLBACK may not have reached the server.
+    client.release(err instanceof Error ? err : new Error(String(err)));
     lines?.close();
     body.resume();
     throw err;
-  } finally {
-    client.release();
   }
+  return staged ?? { outcome: 'EXISTS', batchId, sameBody: (await batchDigest(pool, batchId)) === sha256 };
 }
 
 export interface StagedRecord {

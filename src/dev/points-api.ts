@@ -39,12 +39,17 @@ export interface Credit {
   createdAt: string;
 }
 
-/** An injected answer for one credit request. */
-export type Fault = number | 'timeout' | 'timeout-after-credit';
+/**
+ * An injected answer for one credit request: a status (429 and 503 say `Retry-After: 1`), a status with the
+ * `Retry-After` it says (seconds), or a timeout.
+ */
+export type Fault = number | { status: number; retryAfter: number } | 'timeout' | 'timeout-after-credit';
 
+// 2xx is allowed on purpose: "200 without a creditId" is a fault a client must survive too.
+const faultStatus = z.number().int().min(200).max(599);
 const faultSchema = z.union([
-  // 2xx is allowed on purpose: "200 without a creditId" is a fault a client must survive too.
-  z.number().int().min(200).max(599),
+  faultStatus,
+  z.strictObject({ status: faultStatus, retryAfter: z.number().int().min(0).max(86_400) }),
   z.literal('timeout'),
   z.literal('timeout-after-credit'),
 ]);
@@ -228,9 +233,12 @@ export function createPointsApp(ledger: CreditLedger, faults: FaultQueue = new F
   app.post('/v1/credits', (req, res) => {
     const fault = faults.take();
     if (fault === 'timeout') return; // never answered, nothing credited; released when the client gives up
-    if (typeof fault === 'number') {
-      if (fault === 429 || fault === 503) res.set('Retry-After', '1');
-      return sendError(res, new HttpError(fault, 'INJECTED_FAULT', `injected fault: HTTP ${fault}`));
+    if (typeof fault === 'number' || typeof fault === 'object') {
+      const status = typeof fault === 'number' ? fault : fault.status;
+      const retryAfter =
+        typeof fault === 'object' ? fault.retryAfter : status === 429 || status === 503 ? 1 : undefined;
+      if (retryAfter !== undefined) res.set('Retry-After', String(retryAfter));
+      return sendError(res, new HttpError(status, 'INJECTED_FAULT', `injected fault: HTTP ${status}`));
     }
 
     const idempotencyKey = req.get('Idempotency-Key');
@@ -381,7 +389,7 @@ function renderLedger(credits: Credit[], faults: Fault[]): string {
 td,th{border:1px solid #ccc;padding:.3rem .6rem;text-align:left}td.n{text-align:right}</style></head>
 <body><h1>Points ledger (local)</h1>
 <p>${credits.length} credit(s), ${esc(total)} points in total. JSON: <a href="/v1/credits">/v1/credits</a>.
-${faults.length ? `Queued faults: ${esc(faults.join(', '))}.` : ''}</p>
+${faults.length ? `Queued faults: ${esc(faults.map((f) => (typeof f === 'object' ? `${f.status} (Retry-After ${f.retryAfter})` : String(f))).join(', '))}.` : ''}</p>
 <table><thead><tr><th>created</th><th>credit</th><th>campaign</th><th>member</th><th>points</th><th>idempotency key</th></tr></thead>
 <tbody>
 ${rows}

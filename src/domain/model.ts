@@ -11,6 +11,12 @@ export const CHANNELS = ['DEBIT_CARD', 'APPLE_PAY', 'GOOGLE_PAY', 'BPAY', 'BANK_
 export const TRANSACTION_KINDS = ['LOAD', 'WITHDRAWAL'] as const;
 export const SETTLEMENT_STATUSES = ['SETTLED', 'RETURNED'] as const;
 
+/**
+ * The largest amount of one transaction, in cents (A$1,000,000.00): far above any card load or withdrawal, and small
+ * enough that every sum the product makes stays an exact integer (2^53 / 10^8 is 90 million transactions).
+ */
+export const MAX_AMOUNT_CENTS = 100_000_000;
+
 export type TransactionKind = (typeof TRANSACTION_KINDS)[number];
 export type Channel = (typeof CHANNELS)[number];
 export type SettlementStatus = (typeof SETTLEMENT_STATUSES)[number];

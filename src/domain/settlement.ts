@@ -4,6 +4,7 @@
  */
 import {
   CHANNELS,
+  MAX_AMOUNT_CENTS,
   SETTLEMENT_STATUSES,
   TRANSACTION_KINDS,
   isChannelAllowed,
@@ -12,6 +13,7 @@ import {
   type TransactionEvent,
   type TransactionKind,
 } from './model';
+import { parseTime } from './time';
 
 export const SETTLEMENT_COLUMNS = [
   'transactionId',
@@ -38,7 +40,6 @@ export type SettlementRecord = Pick<
 export type ParsedLine = { ok: true; record: SettlementRecord } | { ok: false; reason: string };
 
 const MEMBER_ID = /^[A-Za-z0-9_-]{1,64}$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
 const unquote = (field: string): string => {
   const f = field.trim();
@@ -63,23 +64,25 @@ export function parseSettlementLine(line: string, now: number): ParsedLine {
   if (transactionId.length === 0 || transactionId.length > 128) return bad('transactionId must be 1-128 characters');
   if (!MEMBER_ID.test(memberId)) return bad(`memberId ${JSON.stringify(memberId)} is not 1-64 of [A-Za-z0-9_-]`);
   if (!(TRANSACTION_KINDS as readonly string[]).includes(kind)) return bad(`unknown kind ${JSON.stringify(kind)}`);
-  if (!/^\d+$/.test(amount) || !Number.isSafeInteger(Number(amount)) || Number(amount) <= 0) {
+  if (!/^\d+$/.test(amount) || Number(amount) <= 0) {
     return bad(`amountCents ${JSON.stringify(amount)} is not a positive integer`);
   }
+  if (Number(amount) > MAX_AMOUNT_CENTS)
+    return bad(`amountCents ${amount} is above the maximum of ${MAX_AMOUNT_CENTS}`);
   if (currency !== 'AUD') return bad(`currency ${JSON.stringify(currency)} is not AUD`);
   if (!(CHANNELS as readonly string[]).includes(channel)) return bad(`unknown channel ${JSON.stringify(channel)}`);
   if (!isChannelAllowed(kind as TransactionKind, channel as Channel)) {
     return bad(`channel ${channel} is not a ${kind} channel`);
   }
   const occurred = parseTime(occurredAt);
-  if (occurred === undefined) return bad(`occurredAt ${JSON.stringify(occurredAt)} is not an ISO-8601 time`);
+  if (!occurred.ok) return bad(`occurredAt ${JSON.stringify(occurredAt)} ${occurred.reason}`);
   const settled = parseTime(settledAt);
-  if (settled === undefined) return bad(`settledAt ${JSON.stringify(settledAt)} is not an ISO-8601 time`);
+  if (!settled.ok) return bad(`settledAt ${JSON.stringify(settledAt)} ${settled.reason}`);
   if (!(SETTLEMENT_STATUSES as readonly string[]).includes(status)) {
     return bad(`unknown status ${JSON.stringify(status)}`);
   }
-  if (settled < occurred) return bad('settledAt is before occurredAt');
-  if (occurred > now + FUTURE_TOLERANCE_MS) return bad('occurredAt is more than 5 minutes in the future');
+  if (settled.ms < occurred.ms) return bad('settledAt is before occurredAt');
+  if (occurred.ms > now + FUTURE_TOLERANCE_MS) return bad('occurredAt is more than 5 minutes in the future');
   return {
     ok: true,
     record: {
@@ -89,20 +92,14 @@ export function parseSettlementLine(line: string, now: number): ParsedLine {
       channel: channel as Channel,
       amountCents: Number(amount),
       currency: 'AUD',
-      occurredAt: new Date(occurred).toISOString(),
-      settledAt: new Date(settled).toISOString(),
+      occurredAt: new Date(occurred.ms).toISOString(),
+      settledAt: new Date(settled.ms).toISOString(),
       status: status as SettlementStatus,
     },
   };
 }
 
 const bad = (reason: string): ParsedLine => ({ ok: false, reason });
-
-function parseTime(text: string): number | undefined {
-  if (!ISO_TIME.test(text)) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
-}
 
 /** How one line ended up; every data line lands in exactly one. */
 export type LineOutcome = 'APPLIED' | 'DUPLICATE' | 'NO_ENROLLMENT' | 'LATE' | 'REJECTED';

@@ -1,4 +1,5 @@
 /** Campaign terms and the calendar of one enrollment. */
+import { EARLIEST_TIME, isStorableMs, LATEST_TIME } from './time';
 
 export interface CampaignTerms {
   campaignId: string;
@@ -50,13 +51,41 @@ export function isValidDuration(text: string): boolean {
   }
 }
 
+/** The longest window and grace period a campaign may have: a deadline must stay a date people plan for. */
+export const MAX_WINDOW = 'P366D';
+export const MAX_GRACE = 'P31D';
+
+/**
+ * Why `text` cannot be a campaign's window (positive, at most MAX_WINDOW), or undefined. Problems read after the
+ * setting's name: "window must be at most P366D".
+ */
+export const windowProblem = (text: string): string | undefined => durationProblem(text, 1, MAX_WINDOW);
+
+/** Why `text` cannot be a campaign's grace period (zero to MAX_GRACE), or undefined. */
+export const graceProblem = (text: string): string | undefined => durationProblem(text, 0, MAX_GRACE);
+
+function durationProblem(text: string, minMs: number, max: string): string | undefined {
+  if (!isValidDuration(text)) {
+    return 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds (e.g. P30D, PT48H)';
+  }
+  const ms = parseDurationMs(text);
+  if (ms < minMs) return 'must be longer than zero';
+  if (ms > parseDurationMs(max)) return `must be at most ${max}`;
+  return undefined;
+}
+
+/** The deadlines of an enrollment; throws a RangeError when one would fall outside the times the product stores. */
 export function scheduleFor(terms: Pick<CampaignTerms, 'window' | 'grace'>, enrolledAt: string): EnrollmentSchedule {
   const t0 = Date.parse(enrolledAt);
   const windowEnds = t0 + parseDurationMs(terms.window);
+  const evaluates = windowEnds + parseDurationMs(terms.grace);
+  if (!isStorableMs(t0) || !isStorableMs(evaluates)) {
+    throw new RangeError(`an enrollment at ${enrolledAt} would have deadlines outside ${EARLIEST_TIME}–${LATEST_TIME}`);
+  }
   return {
     enrolledAt: new Date(t0).toISOString(),
     windowEndsAt: new Date(windowEnds).toISOString(),
-    evaluatesAt: new Date(windowEnds + parseDurationMs(terms.grace)).toISOString(),
+    evaluatesAt: new Date(evaluates).toISOString(),
   };
 }
 

@@ -1,7 +1,13 @@
 /** Checks a transaction event can be applied at all; the API validates earlier, this guards the workflow. */
-import { CHANNELS, SETTLEMENT_STATUSES, TRANSACTION_KINDS, isChannelAllowed, type TransactionEvent } from './model';
-
-const isTime = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+import {
+  CHANNELS,
+  MAX_AMOUNT_CENTS,
+  SETTLEMENT_STATUSES,
+  TRANSACTION_KINDS,
+  isChannelAllowed,
+  type TransactionEvent,
+} from './model';
+import { isAcceptableTime as isTime } from './time';
 
 /** Returns why the event cannot be applied to this member's enrollment, or `undefined` if it can. */
 export function validateTransactionEvent(ev: TransactionEvent, memberId: string): string | undefined {
@@ -13,7 +19,9 @@ export function validateTransactionEvent(ev: TransactionEvent, memberId: string)
   if (!CHANNELS.includes(ev.channel) || !isChannelAllowed(ev.kind, ev.channel)) {
     return `channel ${String(ev.channel)} is not a ${String(ev.kind)} channel`;
   }
-  if (!Number.isSafeInteger(ev.amountCents) || ev.amountCents <= 0) return 'amountCents must be a positive integer';
+  if (!Number.isSafeInteger(ev.amountCents) || ev.amountCents <= 0 || ev.amountCents > MAX_AMOUNT_CENTS) {
+    return `amountCents must be a positive integer of at most ${MAX_AMOUNT_CENTS} cents`;
+  }
   if (ev.currency !== 'AUD') return 'currency must be AUD';
   if (!isTime(ev.occurredAt)) return 'occurredAt is not a time';
   if (!isTime(ev.receivedAt)) return 'receivedAt is not a time';

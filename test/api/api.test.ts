@@ -293,9 +293,19 @@ describe('operations', () => {
     expect(Object.keys(doc.body.paths)).toEqual(
       expect.arrayContaining(['/v1/transactions', '/v1/campaigns/{campaignId}/enrollments']),
     );
-    expect(doc.body.components.schemas.Transaction.required).toEqual(
-      expect.arrayContaining(['transactionId', 'memberId', 'kind', 'amountCents', 'currency', 'channel', 'occurredAt']),
-    );
+    for (const kind of ['Load', 'Withdrawal']) {
+      expect(doc.body.components.schemas[kind].required).toEqual(
+        expect.arrayContaining([
+          'transactionId',
+          'memberId',
+          'kind',
+          'amountCents',
+          'currency',
+          'channel',
+          'occurredAt',
+        ]),
+      );
+    }
   });
 
   it('answers unknown routes with the error body', async () => {
