@@ -54,6 +54,8 @@ const schema = z.object({
   CAMPAIGN_GRACE: duration('CAMPAIGN_GRACE', graceProblem).default('PT48H'),
   REWARD_RETRY_FOR: duration('REWARD_RETRY_FOR').default('PT24H'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Read by logger.ts (before the configuration is parsed); validated here so a typo stops the process. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   WORKER_SHUTDOWN_GRACE: duration('WORKER_SHUTDOWN_GRACE').default('PT10S'),
   /** A workflow bundle built by `npm run build` (dist/workflow-bundle.js); unset → bundled at worker start. */
   WORKFLOW_BUNDLE: z

@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { MemberView } from '../domain/view';
 import type { Logger } from '../logger';
 import { httpServerSpans } from '../telemetry/http';
+import { RETRY_AFTER_SECONDS } from './dependencies';
 import { ApiError, errorHandler, parse, unknownRoute } from './errors';
 import { createHttpMetrics, registerCampaignGauges, registerDependencyGauge } from './metrics';
 import { buildOpenApiDocument } from './openapi';
@@ -25,6 +26,12 @@ export interface AppDeps {
 const JSON_LIMIT = '1mb';
 
 const callerId = (req: Request): string | undefined => req.get('x-caller-id') ?? undefined;
+
+/** The request's media type, without parameters (`req.is` answers null for an empty body, whatever its type). */
+const mediaType = (req: Request): string => (req.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+
+/** Only these methods take a body here; a GET with one is answered as if it had none. */
+const takesBody = (req: Request): boolean => req.method === 'POST' || req.method === 'PUT';
 
 export function createApp({
   service,
@@ -47,7 +54,7 @@ export function createApp({
   app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
   // Settlement files are streamed straight into PostgreSQL: no body parser, no size limit.
   app.post('/v1/settlements', async (req, res) => {
-    if (!req.is('text/csv')) {
+    if (mediaType(req) !== 'text/csv') {
       req.resume();
       throw new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the settlement file as text/csv');
     }
@@ -61,14 +68,11 @@ export function createApp({
     res.status(created ? 202 : 200).json(body);
   });
 
-  app.use(express.json({ limit: JSON_LIMIT, type: ['application/json', 'application/*+json'] }));
+  const jsonParser = express.json({ limit: JSON_LIMIT, type: ['application/json', 'application/*+json'] });
+  app.use((req, res, next) => (takesBody(req) ? jsonParser(req, res, next) : next()));
   app.use((req, _res, next) => {
     const hasBody = Number(req.get('content-length') ?? 0) > 0 || req.get('transfer-encoding') !== undefined;
-    if (
-      (req.method === 'POST' || req.method === 'PUT') &&
-      hasBody &&
-      !req.is(['application/json', 'application/*+json'])
-    ) {
+    if (takesBody(req) && hasBody && !req.is(['application/json', 'application/*+json'])) {
       return next(new ApiError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json'));
     }
     next();
@@ -80,6 +84,7 @@ export function createApp({
   app.get('/readyz', async (_req, res) => {
     const checks = await service.ready();
     const ok = checks.postgres && checks.temporal;
+    if (!ok) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'unavailable', checks });
   });
   app.get('/metrics', async (_req, res) => {

@@ -12,8 +12,13 @@ export const TEMPORAL_CALL_DEADLINE_MS = 5_000;
 /** What a 503 asks the caller to wait, in seconds. */
 export const RETRY_AFTER_SECONDS = 5;
 
-/** gRPC status codes: the frontend cannot be reached, did not answer in time, or sheds load. */
-const GRPC_UNAVAILABLE = new Set([4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */]);
+/**
+ * gRPC status codes: the frontend cannot be reached, did not answer in time, or sheds load. CANCELLED is how the
+ * native client reports our own deadline passing ("Timeout expired"); the API cancels nothing else.
+ */
+const GRPC_UNAVAILABLE = new Set([
+  1 /* CANCELLED */, 4 /* DEADLINE_EXCEEDED */, 8 /* RESOURCE_EXHAUSTED */, 14 /* UNAVAILABLE */,
+]);
 
 /** Node's network errors: nobody listens, the connection broke, or the peer does not answer. */
 const NETWORK_CODES = new Set([

@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS!, config));
   const server = await listen(createApiFromConfig({ config, db, connection, telemetry, logger }), config.PORT);
   logger.info({ url: server.url }, 'API listening');
+  let stopping = false;
   const stop = async (signal: string) => {
+    // A repeated signal must not fall to Node's default and kill the process mid-shutdown.
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'API stopping');
     await server.close();
     await connection.close();
@@ -31,8 +35,8 @@ async function main(): Promise<void> {
     await telemetry.shutdown();
     process.exit(0);
   };
-  process.once('SIGINT', (s) => void stop(s));
-  process.once('SIGTERM', (s) => void stop(s));
+  process.on('SIGINT', (s) => void stop(s));
+  process.on('SIGTERM', (s) => void stop(s));
 }
 
 main().catch((err: unknown) => {

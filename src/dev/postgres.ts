@@ -10,8 +10,11 @@
  * - rejects without any message when the server fails to start (port taken, stale lock).
  *
  * Credentials: user `postgres`, password `postgres` (scram-sha-256), TCP on 127.0.0.1 only, no Unix socket.
- * PostgreSQL refuses to run as root; as root we run it as the OS user `postgres` (created when missing, like the
- * package's `createPostgresUser`), which must be able to reach the data directory.
+ * PostgreSQL refuses to run as root. As root we run it in a user namespace of its own in which it is the OS user
+ * `postgres` while, to the file system, it is still us: it can enter a clone in root's 0700 home folder (containers,
+ * CI machines) and its files stay ours. Where user namespaces are forbidden (some containers), it runs as the OS user
+ * `postgres` itself (created when missing, like the package's `createPostgresUser`), which must then be able to reach
+ * the data directory.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -29,7 +32,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { assertPortFree, delay, describeExit, type ManagedProcess, spawnManaged } from './tools';
+import {
+  assertPortFree,
+  delay,
+  describeExit,
+  type ExitInfo,
+  type ManagedProcess,
+  spawnManaged,
+  userNamespaceWorks,
+} from './tools';
 
 export interface EmbeddedPostgresOptions {
   /** The cluster's data directory; initialised when it holds no cluster yet, reused (data kept) otherwise. */
@@ -39,10 +50,21 @@ export interface EmbeddedPostgresOptions {
   database?: string;
   /** Server log, appended. Default: `<dataDir>.log` next to the data directory. */
   logFile?: string;
+  /**
+   * A postgres already running on this data directory: `refuse` (default) fails naming it; `stop` shuts it down
+   * first, for a caller that knows no live process of its own uses it (one left behind by a killed run).
+   */
+  leftover?: 'refuse' | 'stop';
+  /** Told when a leftover server is stopped. */
+  say?: (line: string) => void;
+  /** Aborts a start in progress: the server is stopped and the start rejects. */
+  signal?: AbortSignal;
 }
 
 export interface EmbeddedPostgres {
   url: string;
+  /** Settles when the server process exits, for whatever reason (a supervisor watches it). */
+  exit: Promise<ExitInfo>;
   /**
    * Fast shutdown (SIGINT: rolls back open transactions, checkpoints), escalating after 20 s. Settles once the server
    * has exited: rejects when it did not exit cleanly (had to be killed, or had crashed before).
@@ -62,11 +84,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const bin = binaries();
   const account = serverAccount();
 
-  await assertPortFree(opts.port, HOST, 'embedded PostgreSQL');
   mkdirSync(path.dirname(dataDir), { recursive: true });
-  if (account.uid !== undefined) assertReachable(path.dirname(dataDir), account);
+  await handleLeftover(dataDir, opts.leftover ?? 'refuse', opts.say);
+  await assertPortFree(opts.port, HOST, 'embedded PostgreSQL');
+  if (account.spawn.uid !== undefined) assertReachable(path.dirname(dataDir), account.spawn);
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(bin.initdb, dataDir, logFile, account);
-  clearStaleLock(dataDir);
+  else ensureOwner(dataDir, account.owner);
+  opts.signal?.throwIfAborted();
 
   const proc = spawnManaged({
     command: bin.postgres,
@@ -84,7 +108,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       'max_connections=200',
     ],
     logFile,
-    ...account,
+    ...account.spawn,
     env: { ...process.env, LC_MESSAGES: 'C' },
     // SIGTERM would be a "smart" shutdown that waits for clients; SIGINT rolls them back and stops at once.
     exitSignal: 'SIGINT',
@@ -100,18 +124,29 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   };
 
   try {
-    await waitUntilReady(proc, opts.port, logFile);
+    await waitUntilReady(proc, opts.port, logFile, opts.signal);
     await createDatabaseIfAbsent(opts.port, database);
   } catch (err) {
     await stop().catch(() => undefined); // the start-up error is the one to report
     throw err;
   }
-  return { url: `postgres://${USER}:${PASSWORD}@${HOST}:${opts.port}/${encodeURIComponent(database)}`, stop };
+  return {
+    url: `postgres://${USER}:${PASSWORD}@${HOST}:${opts.port}/${encodeURIComponent(database)}`,
+    exit: proc.exit,
+    stop,
+  };
 }
 
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+/** How postgres is spawned (as another OS user, or in a user namespace), and who must own its data directory. */
 interface Account {
-  uid?: number;
-  gid?: number;
+  spawn: { uid?: number; gid?: number; userNamespace?: Ids };
+  /** The owner the data directory must have; undefined: whoever we are (not root). */
+  owner?: Ids;
 }
 
 function binaries(): { initdb: string; postgres: string } {
@@ -131,10 +166,19 @@ function binaries(): { initdb: string; postgres: string } {
   return { initdb: path.join(dir, `initdb${exe}`), postgres: path.join(dir, `postgres${exe}`) };
 }
 
-/** Whom postgres runs as: ourselves, or as root the OS user `postgres` (created when missing). */
+/**
+ * Whom postgres runs as: ourselves; as root, in a user namespace where it is the OS user `postgres` and our files are
+ * its files; or, where user namespaces are forbidden, as the OS user `postgres` (created when missing).
+ */
 function serverAccount(): Account {
-  if (process.getuid?.() !== 0) return {};
-  const lookup = (): Account | undefined => {
+  if (process.getuid?.() !== 0) return { spawn: {} };
+  const postgres = postgresUser();
+  if (userNamespaceWorks()) return { spawn: { userNamespace: postgres }, owner: { uid: 0, gid: 0 } };
+  return { spawn: postgres, owner: postgres };
+}
+
+function postgresUser(): Ids {
+  const lookup = (): Ids | undefined => {
     try {
       const id = (flag: string) => Number(execFileSync('id', [flag, USER], { encoding: 'utf8', stdio: 'pipe' }).trim());
       return { uid: id('-u'), gid: id('-g') };
@@ -160,7 +204,7 @@ function serverAccount(): Account {
  * dir from mkdtemp (mode 0700, owned by root) is the usual culprit; say which directory instead of letting postgres
  * fail with "could not access directory". The check mirrors how we spawn: primary group only, no supplementary ones.
  */
-function assertReachable(dir: string, account: Account): void {
+function assertReachable(dir: string, account: { uid?: number; gid?: number }): void {
   for (let current = dir; ; current = path.dirname(current)) {
     const st = statSync(current);
     const ok =
@@ -189,9 +233,9 @@ async function initialise(initdb: string, dataDir: string, logFile: string, acco
   mkdirSync(staging, { mode: 0o700 });
   writeFileSync(pwFile, `${PASSWORD}\n`, { mode: 0o600 });
   try {
-    if (account.uid !== undefined) {
-      chownSync(staging, account.uid, account.gid ?? -1);
-      chownSync(pwFile, account.uid, account.gid ?? -1);
+    if (account.owner) {
+      chownSync(staging, account.owner.uid, account.owner.gid);
+      chownSync(pwFile, account.owner.uid, account.owner.gid);
     }
     const proc = spawnManaged({
       command: initdb,
@@ -206,7 +250,7 @@ async function initialise(initdb: string, dataDir: string, logFile: string, acco
         '--no-instructions',
       ],
       logFile,
-      ...account,
+      ...account.spawn,
       env: { ...process.env, LC_MESSAGES: 'C' },
     });
     const exit = await proc.exit;
@@ -222,11 +266,20 @@ async function initialise(initdb: string, dataDir: string, logFile: string, acco
 }
 
 /**
- * postgres itself ignores a postmaster.pid whose process is gone, but not one whose pid now belongs to an unrelated
- * process (common after a container restart). Remove such a lock; refuse when a postgres really runs on this
- * directory: another instance uses it, or one survived a crash of its parent.
+ * A data directory written under the other way of running postgres as root (user namespace or OS user) belongs to
+ * the other owner; postgres refuses a data directory it does not own. Hand it over.
  */
-function clearStaleLock(dataDir: string): void {
+function ensureOwner(dataDir: string, owner: Ids | undefined): void {
+  if (!owner || statSync(dataDir).uid === owner.uid) return;
+  execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, dataDir], { stdio: 'pipe' });
+}
+
+/**
+ * postgres itself ignores a postmaster.pid whose process is gone, but not one whose pid now belongs to an unrelated
+ * process (common after a container restart): remove such a lock. When a postgres really runs on this directory,
+ * refuse, or (`stop`) shut it down: fast shutdown, then immediate, then SIGKILL.
+ */
+async function handleLeftover(dataDir: string, mode: 'refuse' | 'stop', say?: (line: string) => void): Promise<void> {
   const lockFile = path.join(dataDir, 'postmaster.pid');
   let pid: number;
   try {
@@ -234,13 +287,32 @@ function clearStaleLock(dataDir: string): void {
   } catch {
     return; // no lock
   }
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && looksLikePostgres(pid)) {
+  if (!(Number.isInteger(pid) && pid > 0 && isAlive(pid) && looksLikePostgres(pid))) {
+    rmSync(lockFile, { force: true });
+    return;
+  }
+  if (mode === 'refuse') {
     throw new Error(
       `PostgreSQL (pid ${pid}) is already running on ${dataDir}: another instance uses this data directory, or it ` +
         `outlived a crashed run. Stop it (kill -INT ${pid}) and start again.`,
     );
   }
-  rmSync(lockFile, { force: true });
+  say?.(`stopping PostgreSQL (pid ${pid}) left running on ${dataDir} by an earlier run…`);
+  for (const [signal, graceMs] of [
+    ['SIGINT', 30_000],
+    ['SIGQUIT', 5_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      break; // gone
+    }
+    const deadline = Date.now() + graceMs;
+    while (isAlive(pid) && Date.now() < deadline) await delay(100);
+    if (!isAlive(pid)) break;
+  }
+  if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) on ${dataDir} does not stop; stop it and start again`);
 }
 
 function isAlive(pid: number): boolean {
@@ -261,10 +333,16 @@ function looksLikePostgres(pid: number): boolean {
   }
 }
 
-async function waitUntilReady(proc: ManagedProcess, port: number, logFile: string): Promise<void> {
+async function waitUntilReady(
+  proc: ManagedProcess,
+  port: number,
+  logFile: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let lastError: unknown;
   for (;;) {
+    signal?.throwIfAborted();
     const exited = proc.exited();
     if (exited) {
       throw new Error(

@@ -3,6 +3,11 @@
  * PostgreSQL and the Temporal dev server (unless DATABASE_URL / TEMPORAL_ADDRESS point elsewhere),
  * migrations, the default campaign, the local points API, the worker and the API. `stop()` shuts
  * everything down in reverse order; state lives under DATA_DIR, so a restart resumes every enrollment.
+ *
+ * The stack supervises the servers it started: one that dies is restarted on the same data (and says so); one that
+ * cannot be restarted makes `failed` settle, and the caller stops. A run killed outright leaves nothing that blocks
+ * the next: its servers get a signal from the kernel when it dies (see tools.ts), and the next start on the same
+ * DATA_DIR stops whatever of them still runs (data-dir-lock.ts).
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -20,7 +25,9 @@ import { startTelemetry } from '../telemetry';
 import { createWorker, workerTuning } from '../workers/worker';
 import { startPointsApi } from './points-api';
 import { startEmbeddedPostgres } from './postgres';
+import { lockDataDir } from './data-dir-lock';
 import { startTemporalDevServer } from './temporal-dev-server';
+import { supervise } from './supervise';
 
 export interface Stack {
   apiUrl: string;
@@ -33,7 +40,13 @@ export interface Stack {
   points?: Awaited<ReturnType<typeof startPointsApi>>;
   /** Resolves when the worker stops on its own (a fatal error); `stop()` is still needed. */
   workerDone: Promise<void>;
-  stop(): Promise<void>;
+  /** Settles with the reason when a server the stack runs died and could not be restarted; `stop()` is still needed. */
+  failed: Promise<Error>;
+  /**
+   * Stops everything in reverse order. `hurry` aborted (a second Ctrl-C): the worker's drain is cut short; every
+   * server is still stopped.
+   */
+  stop(opts?: { hurry?: AbortSignal }): Promise<void>;
 }
 
 export interface StackOptions {
@@ -45,6 +58,8 @@ export interface StackOptions {
   worker?: boolean;
   /** Test hook: every span of the stack (HTTP, client, workflow, activity) goes to this exporter. */
   spanExporter?: SpanExporter;
+  /** Aborts the start (Ctrl-C while starting): what was started is stopped and startStack rejects. */
+  signal?: AbortSignal;
 }
 
 export async function startStack(config: Config, opts: StackOptions = {}): Promise<Stack> {
@@ -52,12 +67,19 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
   const logger = opts.logger ?? rootLogger;
   const dataDir = path.resolve(config.DATA_DIR);
   mkdirSync(dataDir, { recursive: true });
-  const stops: { name: string; stop: () => Promise<void> }[] = [];
-  const stop = async () => {
+  const lock = lockDataDir(dataDir);
+  // Whatever still runs on this DATA_DIR belongs to a run that is gone: stop it rather than fail on its ports.
+  const leftover = lock.previousOwnerDied ? ('stop' as const) : ('refuse' as const);
+  if (lock.previousOwnerDied) say(`an earlier run on ${dataDir} did not stop cleanly; recovering…`);
+
+  const stops: { name: string; stop: (hurry?: AbortSignal) => Promise<void> }[] = [
+    { name: 'data directory lock', stop: async () => lock.release() },
+  ];
+  const stop = async ({ hurry }: { hurry?: AbortSignal } = {}) => {
     const failures: string[] = [];
     for (const { name, stop } of stops.splice(0).reverse()) {
       try {
-        await stop();
+        await stop(hurry);
       } catch (err) {
         logger.error({ err, name }, 'failed to stop cleanly');
         failures.push(name);
@@ -65,6 +87,10 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
     }
     if (failures.length) throw new Error(`could not stop cleanly: ${failures.join(', ')}`);
   };
+  let fail: (err: Error) => void = () => undefined;
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  const supervision = { say, logger, onFatal: (err: Error) => fail(err) };
+  const { signal } = opts;
 
   try {
     // Before any Temporal connection. API and worker share this process, hence one Runtime: the API's /metrics
@@ -80,30 +106,53 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       say(`starting embedded PostgreSQL (${path.join(dataDir, 'postgres')}, port ${config.EMBEDDED_PG_PORT})…`);
-      const pg = await startEmbeddedPostgres({
-        dataDir: path.join(dataDir, 'postgres'),
-        port: config.EMBEDDED_PG_PORT,
-      });
+      let started = false;
+      const pg = await supervise(
+        'embedded PostgreSQL',
+        () =>
+          startEmbeddedPostgres({
+            dataDir: path.join(dataDir, 'postgres'),
+            port: config.EMBEDDED_PG_PORT,
+            // A restart after a crash finds its own dead server's leftovers (a backend still exiting): stop them.
+            leftover: started ? 'stop' : leftover,
+            say,
+            ...(signal ? { signal } : {}),
+          }),
+        supervision,
+      );
+      started = true;
       stops.push({ name: 'postgres', stop: pg.stop });
-      databaseUrl = pg.url;
+      databaseUrl = pg.current().url;
     }
 
     let temporalAddress = config.TEMPORAL_ADDRESS;
     let uiUrl: string | undefined;
     if (!temporalAddress) {
+      signal?.throwIfAborted();
       say(`starting the Temporal dev server (${path.join(dataDir, 'temporal.db')})…`);
-      const temporal = await startTemporalDevServer({
-        port: config.TEMPORAL_DEV_PORT,
-        uiPort: config.TEMPORAL_UI_PORT,
-        dbFile: path.join(dataDir, 'temporal.db'),
-        namespace: config.TEMPORAL_NAMESPACE,
-        logFile: path.join(dataDir, 'temporal.log'),
-      });
+      let started = false;
+      const temporal = await supervise(
+        'Temporal dev server',
+        () =>
+          startTemporalDevServer({
+            port: config.TEMPORAL_DEV_PORT,
+            uiPort: config.TEMPORAL_UI_PORT,
+            dbFile: path.join(dataDir, 'temporal.db'),
+            namespace: config.TEMPORAL_NAMESPACE,
+            logFile: path.join(dataDir, 'temporal.log'),
+            leftover: started ? 'stop' : leftover,
+            say,
+            ...(signal ? { signal } : {}),
+          }),
+        supervision,
+      );
+      started = true;
       stops.push({ name: 'temporal', stop: temporal.stop });
-      temporalAddress = temporal.address;
-      uiUrl = temporal.uiUrl;
+      temporalAddress = temporal.current().address;
+      uiUrl = temporal.current().uiUrl;
     }
 
+    signal?.throwIfAborted();
     const applied = await migrate(databaseUrl);
     if (applied.length) say(`applied migrations: ${applied.join(', ')}`);
     const db = createPool(databaseUrl, 20);
@@ -128,6 +177,7 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
       pointsApiUrl = points.url;
     }
 
+    signal?.throwIfAborted();
     let workerDone: Promise<void> = Promise.resolve();
     if (opts.worker !== false) {
       const workerConnection = await NativeConnection.connect({ address: temporalAddress });
@@ -147,9 +197,14 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
       });
       stops.push({
         name: 'worker',
-        stop: async () => {
+        stop: async (hurry) => {
           if (worker.getState() === 'RUNNING') worker.shutdown();
-          await running.catch(() => undefined);
+          // Drains in-flight tasks (WORKER_SHUTDOWN_GRACE at most), unless a second Ctrl-C says not to wait.
+          const cut = new Promise<void>((resolve) => {
+            if (hurry?.aborted) resolve();
+            hurry?.addEventListener('abort', () => resolve(), { once: true });
+          });
+          await Promise.race([running.catch(() => undefined), cut]);
         },
       });
     }
@@ -169,6 +224,7 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
       config.PORT,
     );
     stops.push({ name: 'API', stop: api.close });
+    signal?.throwIfAborted();
 
     return {
       apiUrl: api.url,
@@ -179,6 +235,7 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
       temporalAddress,
       dataDir,
       workerDone,
+      failed,
       stop,
     };
   } catch (err) {

@@ -8,12 +8,12 @@
  * namespace's attributes through the operator service and add whatever is missing; the flags just make a fresh start
  * cheaper.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { assertPortFree, delay, describeExit, spawnManaged, temporalCliPath } from './tools';
+import { assertPortFree, delay, describeExit, type ExitInfo, spawnManaged, temporalCliPath } from './tools';
 
 export interface TemporalDevServerOptions {
   /** Frontend gRPC port. */
@@ -27,12 +27,23 @@ export interface TemporalDevServerOptions {
   logFile?: string;
   /** Interface to bind the frontend and the UI to. Default 127.0.0.1 (not reachable from other machines). */
   ip?: string;
+  /**
+   * A dev server already running on this SQLite file (its pid is in `<dbFile>.pid`): `refuse` (default) fails
+   * naming it; `stop` shuts it down first, for a caller that knows it was left behind by a killed run.
+   */
+  leftover?: 'refuse' | 'stop';
+  /** Told when a leftover server is stopped. */
+  say?: (line: string) => void;
+  /** Aborts a start in progress: the server is stopped and the start rejects. */
+  signal?: AbortSignal;
 }
 
 export interface TemporalDevServer {
   /** `host:port` for `Connection.connect` / `NativeConnection.connect`. */
   address: string;
   uiUrl: string;
+  /** Settles when the server process exits, for whatever reason (a supervisor watches it). */
+  exit: Promise<ExitInfo>;
   /**
    * SIGTERM, up to 15 s to exit, then SIGKILL. Settles once the process is gone: rejects when it did not exit
    * cleanly (had to be killed, or had crashed before).
@@ -63,9 +74,12 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
       'Temporal CLI not found: run `bash scripts/ensure.sh` (installs it into .tools/) or set TEMPORAL_CLI_PATH',
     );
   }
+  mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+  const pidFile = `${path.resolve(opts.dbFile)}.pid`;
+  await handleLeftover(pidFile, path.resolve(opts.dbFile), opts.leftover ?? 'refuse', opts.say);
   await assertPortFree(opts.port, ip, 'Temporal dev server (gRPC)');
   await assertPortFree(opts.uiPort, ip, 'Temporal Web UI');
-  mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+  opts.signal?.throwIfAborted();
 
   const args = [
     'server',
@@ -85,6 +99,11 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
   const proc = spawnManaged({ command: cli, args, logFile: opts.logFile });
+  // Like PostgreSQL's postmaster.pid: the next start can tell a server left behind by a killed run.
+  if (proc.pid !== undefined) writeFileSync(pidFile, `${proc.pid}\n`);
+  void proc.exit.then(() => {
+    if (readPid(pidFile) === proc.pid) rmSync(pidFile, { force: true });
+  });
   const host = ip.includes(':') ? `[${ip}]` : ip; // IPv6 literals need brackets in addresses and URLs
   const address = `${host}:${opts.port}`;
   const stop = async () => {
@@ -98,6 +117,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
 
   try {
     const connection = await waitUntilServing(address, namespace, () => {
+      opts.signal?.throwIfAborted();
       const exited = proc.exited();
       if (!exited) return;
       const tail = proc.logTail().trim();
@@ -116,7 +136,63 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     throw err;
   }
 
-  return { address, uiUrl: `http://${host}:${opts.uiPort}`, stop };
+  return { address, uiUrl: `http://${host}:${opts.uiPort}`, exit: proc.exit, stop };
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `pid` is a dev server on `dbFile` (its command line names the file); false without /proc. */
+function isDevServerOn(pid: number, dbFile: string): boolean {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return cmdline.includes('start-dev') && cmdline.includes(dbFile);
+  } catch {
+    return false;
+  }
+}
+
+/** A dev server left running on our SQLite file by a killed run: refuse, or stop it (SIGTERM, then SIGKILL). */
+async function handleLeftover(
+  pidFile: string,
+  dbFile: string,
+  mode: 'refuse' | 'stop',
+  say?: (line: string) => void,
+): Promise<void> {
+  const pid = readPid(pidFile);
+  if (pid === undefined) return;
+  if (!isDevServerOn(pid, dbFile)) {
+    rmSync(pidFile, { force: true }); // stale: that process is gone, or the pid belongs to another program now
+    return;
+  }
+  if (mode === 'refuse') {
+    throw new Error(
+      `a Temporal dev server (pid ${pid}) is already running on ${dbFile}: another instance uses it, or it ` +
+        `outlived a crashed run. Stop it (kill ${pid}) and start again.`,
+    );
+  }
+  say?.(`stopping the Temporal dev server (pid ${pid}) left running on ${dbFile} by an earlier run…`);
+  for (const [signal, graceMs] of [
+    ['SIGTERM', STOP_GRACE_MS],
+    ['SIGKILL', 5_000],
+  ] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      break; // gone
+    }
+    const deadline = Date.now() + graceMs;
+    while (isDevServerOn(pid, dbFile) && Date.now() < deadline) await delay(100);
+    if (!isDevServerOn(pid, dbFile)) break;
+  }
+  if (isDevServerOn(pid, dbFile)) throw new Error(`the Temporal dev server (pid ${pid}) does not stop; stop it first`);
+  rmSync(pidFile, { force: true });
 }
 
 const logHint = (logFile: string | undefined) => (logFile ? ` (log: ${logFile})` : '');

@@ -7,7 +7,7 @@
  * with its own binaries can point at them. When nothing is found the callers pass `undefined` on, and the Temporal
  * SDK downloads a binary itself (needs internet, hence the last resort).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   accessSync,
   closeSync,
@@ -153,8 +153,53 @@ export interface SpawnManagedOptions {
   uid?: number;
   gid?: number;
   env?: NodeJS.ProcessEnv;
-  /** Sent if our process exits while the child still runs (default SIGTERM): it then shuts down on its own. */
+  /**
+   * Sent if our process exits while the child still runs (default SIGTERM): it then shuts down on its own. On Linux
+   * the kernel sends it too when we die without exiting (kill -9, the OOM killer), so the child does not outlive us.
+   */
   exitSignal?: NodeJS.Signals;
+  /**
+   * Run the child in a new user namespace in which it is this uid and gid, mapped to our own (see
+   * `userNamespaceWorks`): as root, a server that refuses root runs as "someone else" who still owns our files.
+   */
+  userNamespace?: { uid: number; gid: number };
+}
+
+/**
+ * `setpriv --pdeathsig` (util-linux) asks the kernel to signal the child when its parent dies, then execs it: the
+ * child stays our direct child. Node cannot call prctl itself, and without this a server in its own process group
+ * survives a kill -9 of ours.
+ */
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find(isExecutable);
+const UNSHARE = ['/usr/bin/unshare', '/bin/unshare'].find(isExecutable);
+
+let userNamespaceProbe: boolean | undefined;
+
+/**
+ * Whether this machine lets us start a process in a user namespace of its own (`unshare --user`): most do; some
+ * containers forbid it (seccomp), and then callers fall back to another account.
+ */
+export function userNamespaceWorks(): boolean {
+  if (userNamespaceProbe !== undefined) return userNamespaceProbe;
+  if (process.platform !== 'linux' || !UNSHARE) return (userNamespaceProbe = false);
+  const probe = spawnSync(UNSHARE, ['--user', '--map-user=1', '--map-group=1', 'true'], { stdio: 'ignore' });
+  return (userNamespaceProbe = probe.status === 0);
+}
+
+/** The command line that runs `command` with the wrappers `opts` asks for (user namespace, parent-death signal). */
+function wrappedCommand(opts: SpawnManagedOptions): { command: string; args: string[] } {
+  let command = opts.command;
+  let args = opts.args;
+  if (process.platform === 'linux' && SETPRIV) {
+    args = ['--pdeathsig', (opts.exitSignal ?? 'SIGTERM').replace(/^SIG/, ''), '--', command, ...args];
+    command = SETPRIV;
+  }
+  if (opts.userNamespace && UNSHARE) {
+    const { uid, gid } = opts.userNamespace;
+    args = ['--user', `--map-user=${uid}`, `--map-group=${gid}`, '--', command, ...args];
+    command = UNSHARE;
+  }
+  return { command, args };
 }
 
 /**
@@ -170,7 +215,8 @@ export function spawnManaged(opts: SpawnManagedOptions): ManagedProcess {
     writeSync(logFd, `\n--- ${new Date().toISOString()} ${opts.command} ${opts.args.join(' ')}\n`);
   }
   let memoryTail = '';
-  const child = spawn(opts.command, opts.args, {
+  const { command, args } = wrappedCommand(opts);
+  const child = spawn(command, args, {
     detached: true,
     stdio: ['ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
     uid: opts.uid,

@@ -80,6 +80,10 @@ export async function installTemporalRuntime(options: RuntimeOptions): Promise<{
   const port = options.metrics ? await findFreePort() : undefined;
   try {
     Runtime.install({
+      // Our entry points handle signals themselves (drain, then stop the servers). The Runtime's own handler would
+      // shut workers down behind their back and, being removed after the first signal, leave a second Ctrl-C to
+      // Node's default: death in the middle of the shutdown.
+      shutdownSignals: [],
       logger: temporalLogger(options.logger),
       telemetryOptions: {
         // Core's own lines join the JSON log instead of plain text on the console.

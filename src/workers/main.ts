@@ -51,11 +51,13 @@ async function main(): Promise<void> {
               .then(() => true),
           ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
         });
+  // `on`, not `once`: a repeated signal (a supervisor's second SIGTERM) must not fall to Node's default and kill the
+  // process in the middle of the drain.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
+    process.on(signal, () => {
+      if (worker.getState() !== 'RUNNING') return;
       logger.info({ signal }, 'worker draining');
-      // The Temporal Runtime reacts to the same signals; whoever comes second finds the worker draining already.
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      worker.shutdown();
     });
   }
   logger.info(

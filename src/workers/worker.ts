@@ -1,6 +1,13 @@
 /** Wiring of the Temporal worker: the workflows, the activities and their dependencies. */
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { createSettlementActivities } from '../activities/settlement';
 import type { Config } from '../config';
@@ -45,14 +52,16 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     connection: setup.connection,
     namespace: setup.namespace,
     taskQueue: setup.taskQueue,
-    ...(setup.workflowBundlePath
-      ? { workflowBundle: { codePath: setup.workflowBundlePath } }
-      : { workflowsPath: require.resolve('../workflows') }),
-    interceptors: {
-      activity: activityInterceptors(),
-      // A prebuilt bundle carries the workflow interceptors already (scripts/build-bundle.mjs).
-      ...(setup.workflowBundlePath ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
-    },
+    // Either bundle carries the workflow interceptors (scripts/build-bundle.mjs does the same as here).
+    workflowBundle: setup.workflowBundlePath
+      ? { codePath: setup.workflowBundlePath }
+      : await bundleWorkflowCode({
+          workflowsPath: require.resolve('../workflows'),
+          workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+          // webpack's statistics are for whoever builds the bundle, not for the worker's log.
+          logger: new DefaultLogger('WARN', ({ level, message }) => Runtime.instance().logger.log(level, message)),
+        }),
+    interceptors: { activity: activityInterceptors() },
     sinks: workflowSinks(setup.tracing),
     activities: {
       ...createActivities(setup.deps),

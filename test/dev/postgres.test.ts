@@ -51,6 +51,45 @@ describe('embedded PostgreSQL', () => {
     }
   });
 
+  it("runs from inside a 0700 folder, as root from a clone in root's home folder does", async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'home-0700-'));
+    chmodSync(home, 0o700);
+    try {
+      const pg = await startEmbeddedPostgres({
+        dataDir: path.join(home, 'clone', '.data', 'postgres'),
+        port: await findFreePort(),
+      });
+      try {
+        expect(await query(pg.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      } finally {
+        await pg.stop();
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('stops a server left running on its data directory when told it is a leftover', async () => {
+    const dataDir = path.join(dir, 'leftover');
+    const leftover = await startEmbeddedPostgres({ dataDir, port: await findFreePort(), database: 'kept' });
+    await query(leftover.url, 'CREATE TABLE t (v int)');
+    const lines: string[] = [];
+    const next = await startEmbeddedPostgres({
+      dataDir,
+      port: await findFreePort(),
+      database: 'kept',
+      leftover: 'stop',
+      say: (l) => lines.push(l),
+    });
+    try {
+      expect(await leftover.exit).toMatchObject({ code: 0 });
+      expect(lines.join('\n')).toMatch(/stopping PostgreSQL \(pid \d+\) left running/);
+      expect(await query(next.url, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 0 }]);
+    } finally {
+      await next.stop();
+    }
+  });
+
   it('names the port when it is taken', async () => {
     const blocker = net.createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
