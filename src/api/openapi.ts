@@ -1,10 +1,111 @@
-/** The OpenAPI document, generated from the same zod schemas the handlers validate with. */
-import { OpenAPIRegistry, OpenApiGeneratorV3 } from '@asteasolutions/zod-to-openapi';
+/**
+ * The OpenAPI document, generated from the same zod schemas the handlers validate with. It lists every status a route
+ * can answer (app.ts and errors.ts decide them), so that a client generated from it is correct; the Schemathesis test
+ * (test/outside/schemathesis.test.ts) holds the running API to it.
+ */
+import {
+  OpenAPIRegistry,
+  OpenApiGeneratorV3,
+  type ResponseConfig,
+  type RouteConfig,
+} from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { SETTLEMENT_HEADER } from '../domain/settlement';
+import { RETRY_AFTER_SECONDS } from './dependencies';
 import * as s from './schemas';
 
-const json = (schema: z.ZodType, description: string) => ({ description, content: { 'application/json': { schema } } });
-const error = (description: string) => json(s.ErrorResponse, description);
+type Responses = RouteConfig['responses'];
+
+const json = (schema: z.ZodType, description: string, extra: Partial<ResponseConfig> = {}): ResponseConfig => ({
+  description,
+  content: { 'application/json': { schema } },
+  ...extra,
+});
+const error = (description: string, extra: Partial<ResponseConfig> = {}) => json(s.ErrorResponse, description, extra);
+
+const invalid = (what: string): Responses => ({
+  400: error(`VALIDATION_FAILED: invalid ${what}; details lists the zod issues, each with its path`),
+});
+/** What express.json and the media-type guard answer on every route with a JSON body. */
+const jsonBodyErrors: Responses = {
+  400: error(
+    'VALIDATION_FAILED: invalid input (details lists the zod issues, each with its path: path.…, body.…); ' +
+      'INVALID_JSON: the body is not a JSON object or array',
+  ),
+  413: error('PAYLOAD_TOO_LARGE: the body is over 1 MiB'),
+  415: error('UNSUPPORTED_MEDIA_TYPE: send the body as application/json, in UTF-8'),
+};
+const retryAfter = {
+  'Retry-After': {
+    description: `Seconds to wait before trying again (${RETRY_AFTER_SECONDS})`,
+    required: true,
+    schema: { type: 'integer' as const, minimum: 1 },
+  },
+};
+/** Every route that reads or writes PostgreSQL or Temporal. */
+const unavailable: Responses = {
+  503: error('SERVICE_UNAVAILABLE: PostgreSQL or Temporal is away (details names it); nothing was changed', {
+    headers: retryAfter,
+  }),
+};
+const notFound = (what: string): Responses => ({ 404: error(`NOT_FOUND: ${what}`) });
+const jsonBody = (schema: z.ZodType, description?: string) => ({
+  required: true,
+  ...(description ? { description } : {}),
+  content: { 'application/json': { schema } },
+});
+
+/** Links for stateful clients (and Schemathesis): where a response's ids lead next. */
+const memberLinks = {
+  GetMember: {
+    operationId: 'getMember',
+    parameters: { campaignId: '$response.body#/campaignId', memberId: '$response.body#/memberId' },
+    description: 'The member view of this enrollment',
+  },
+  ExplainMember: {
+    operationId: 'explainMember',
+    parameters: { campaignId: '$response.body#/campaignId', memberId: '$response.body#/memberId' },
+    description: 'What counted and why',
+  },
+  CancelEnrollment: {
+    operationId: 'cancelEnrollment',
+    parameters: { campaignId: '$response.body#/campaignId', memberId: '$response.body#/memberId' },
+    description: 'Opt this member out',
+  },
+};
+const campaignLinks = {
+  GetCampaign: {
+    operationId: 'getCampaign',
+    parameters: { campaignId: '$response.body#/campaignId' },
+    description: 'The campaign and its counts',
+  },
+  EnrollMember: {
+    operationId: 'enrollMember',
+    parameters: { campaignId: '$response.body#/campaignId' },
+    description: 'Enroll a member in this campaign',
+  },
+  GetCampaignReport: {
+    operationId: 'getCampaignReport',
+    parameters: { campaignId: '$response.body#/campaignId' },
+    description: "The campaign's monitoring figures",
+  },
+};
+const batchLinks = {
+  GetSettlementBatch: {
+    operationId: 'getSettlementBatch',
+    parameters: { batchId: '$response.body#/batchId' },
+    description: "The batch's progress and report",
+  },
+};
+
+const TAGS = [
+  { name: 'campaigns', description: 'Campaign terms (immutable once created) and monitoring figures' },
+  { name: 'enrollments', description: 'One member in one campaign: a long-running workflow' },
+  { name: 'transactions', description: 'The real-time feed of loads and withdrawals' },
+  { name: 'settlements', description: "The bank's overnight settlement file" },
+  { name: 'reviews', description: 'The manual review queue' },
+  { name: 'operations', description: 'Health, readiness, metrics and this document' },
+];
 
 export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateDocument']> {
   const r = new OpenAPIRegistry();
@@ -12,76 +113,143 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
   r.registerPath({
     method: 'put',
     path: '/v1/campaigns/{campaignId}',
+    operationId: 'putCampaign',
+    tags: ['campaigns'],
     summary: 'Create a campaign (terms are immutable once created)',
-    request: { params: s.CampaignPath, body: { content: { 'application/json': { schema: s.CampaignTermsBody } } } },
+    request: { params: s.CampaignPath, body: jsonBody(s.CampaignTermsBody) },
     responses: {
-      201: json(s.CampaignResponse, 'Created'),
-      200: json(s.CampaignResponse, 'Identical terms already exist'),
-      400: error('Invalid input'),
-      409: error('CAMPAIGN_TERMS_IMMUTABLE: the campaign exists with other terms'),
+      201: json(s.CampaignResponse, 'Created', { links: campaignLinks }),
+      200: json(s.CampaignResponse, 'Identical terms already exist', { links: campaignLinks }),
+      ...jsonBodyErrors,
+      409: error('CAMPAIGN_TERMS_IMMUTABLE: the campaign exists with other terms (details: the existing campaign)'),
+      ...unavailable,
     },
   });
   r.registerPath({
     method: 'get',
     path: '/v1/campaigns/{campaignId}',
+    operationId: 'getCampaign',
+    tags: ['campaigns'],
     summary: 'Campaign terms and the number of enrollments per state',
     request: { params: s.CampaignPath },
-    responses: { 200: json(s.CampaignResponse, 'The campaign'), 404: error('Unknown campaign') },
+    responses: {
+      200: json(s.CampaignResponse, 'The campaign'),
+      ...invalid('path parameter'),
+      ...notFound('unknown campaign'),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/campaigns/{campaignId}/report',
+    operationId: 'getCampaignReport',
+    tags: ['campaigns'],
+    summary: 'Campaign monitoring: states, points issued, settlement discrepancies, late settlements, grace',
+    request: { params: s.CampaignPath },
+    responses: {
+      200: json(s.CampaignReportResponse, 'The report'),
+      ...invalid('path parameter'),
+      ...notFound('unknown campaign'),
+      ...unavailable,
+    },
   });
   r.registerPath({
     method: 'post',
     path: '/v1/campaigns/{campaignId}/enrollments',
+    operationId: 'enrollMember',
+    tags: ['enrollments'],
     summary: 'Enroll a member (idempotent: never a second workflow)',
-    request: { params: s.CampaignPath, body: { content: { 'application/json': { schema: s.EnrollmentBody } } } },
+    request: { params: s.CampaignPath, body: jsonBody(s.EnrollmentBody) },
     responses: {
-      201: json(s.EnrollmentResponse, 'Enrolled; the member workflow is running'),
-      200: json(s.EnrollmentResponse, 'Already enrolled; the same body as the first time'),
-      400: error('Invalid input'),
-      404: error('Unknown campaign'),
+      201: json(s.EnrollmentResponse, 'Enrolled; the member workflow is running', { links: memberLinks }),
+      200: json(s.EnrollmentResponse, 'Already enrolled; the same body as the first time', { links: memberLinks }),
+      ...jsonBodyErrors,
+      ...notFound('unknown campaign'),
+      ...unavailable,
     },
   });
   r.registerPath({
     method: 'get',
     path: '/v1/campaigns/{campaignId}/members/{memberId}',
+    operationId: 'getMember',
+    tags: ['enrollments'],
     summary: "The member's balance view (read model, fresh within about a second)",
     request: { params: s.MemberPath },
-    responses: { 200: json(s.MemberResponse, 'The member view'), 404: error('Not enrolled') },
+    responses: {
+      200: json(s.MemberResponse, 'The member view'),
+      ...invalid('path parameter'),
+      ...notFound('the member is not enrolled in this campaign'),
+      ...unavailable,
+    },
   });
   r.registerPath({
     method: 'get',
     path: '/v1/campaigns/{campaignId}/members/{memberId}/explanation',
+    operationId: 'explainMember',
+    tags: ['enrollments'],
     summary: 'Every transaction counted or excluded, with reasons, and the verdict',
     request: { params: s.MemberPath },
-    responses: { 200: json(s.ExplanationResponse, 'The explanation'), 404: error('Not enrolled') },
+    responses: {
+      200: json(s.ExplanationResponse, 'The explanation'),
+      ...invalid('path parameter'),
+      ...notFound('the member is not enrolled in this campaign'),
+      ...unavailable,
+    },
   });
   r.registerPath({
     method: 'post',
     path: '/v1/campaigns/{campaignId}/members/{memberId}/cancel',
+    operationId: 'cancelEnrollment',
+    tags: ['enrollments'],
     summary: 'Opt the member out before the verdict',
-    request: { params: s.MemberPath, body: { content: { 'application/json': { schema: s.CancelBody } } } },
+    request: {
+      params: s.MemberPath,
+      headers: s.CallerHeader,
+      // No body at all is the same as {}.
+      body: { ...jsonBody(s.CancelBody), required: false },
+    },
     responses: {
-      200: json(s.MemberResponse, 'Cancelled'),
-      404: error('Not enrolled'),
-      409: error('ALREADY_DECIDED: the enrollment has a verdict'),
+      200: json(s.MemberResponse, 'Cancelled: the member view in state CANCELLED'),
+      ...jsonBodyErrors,
+      ...notFound('the member is not enrolled in this campaign'),
+      409: error('ALREADY_DECIDED: the enrollment has a verdict (details: its state)'),
+      ...unavailable,
     },
   });
   r.registerPath({
     method: 'post',
     path: '/v1/transactions',
+    operationId: 'postTransaction',
+    tags: ['transactions'],
     summary: 'Real-time load or withdrawal; applies to every open enrollment of the member',
-    request: { body: { content: { 'application/json': { schema: s.TransactionBody } } } },
-    responses: { 202: json(s.TransactionResponse, 'Durably handed to the member workflows'), 400: error('Invalid') },
+    description: 'Posting the same transaction again is harmless: it counts once.',
+    request: { body: jsonBody(s.TransactionBody, 'A load or a withdrawal; the channel must be one of its kind') },
+    responses: {
+      202: json(s.TransactionResponse, 'Durably handed to the member workflows'),
+      ...jsonBodyErrors,
+      ...unavailable,
+    },
   });
   r.registerPath({
     method: 'post',
     path: '/v1/settlements',
+    operationId: 'submitSettlement',
+    tags: ['settlements'],
     summary: 'Submit an overnight settlement file (CSV, streamed; any size)',
+    description:
+      'A malformed data line is rejected with its line number and reason and never stops the rest. The batch id is ' +
+      'the Idempotency-Key, else the SHA-256 of the body; the same batch again is answered 200 and applied once.',
     request: {
-      headers: z.object({ 'Idempotency-Key': s.BatchId.optional() }),
+      headers: z.object({ 'Idempotency-Key': s.BatchId.optional(), 'X-Caller-Id': s.CallerId.optional() }),
       body: {
+        required: true,
         content: {
           'text/csv': {
             schema: z.string().openapi({
+              description:
+                'The header line, then one line per record (UTF-8; a BOM, quotes and blanks around the header names ' +
+                'are tolerated). A malformed data line is rejected with its reason, never the file.',
+              pattern: `^\\uFEFF?${SETTLEMENT_HEADER}(\\r|\\n|$)`,
               example:
                 'transactionId,memberId,kind,amountCents,currency,channel,occurredAt,settledAt,status\n' +
                 'TX-1,M-1001,LOAD,25000,AUD,BPAY,2026-11-22T09:30:00Z,2026-11-23T02:00:00Z,SETTLED\n',
@@ -91,52 +259,120 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
       },
     },
     responses: {
-      202: json(s.SettlementAccepted, 'Staged; the batch workflow applies it (batchId: Idempotency-Key, else SHA-256)'),
-      200: json(s.SettlementAccepted, 'This batch was submitted before; it is applied once'),
-      400: error('Not a settlement file (missing or wrong header)'),
-      415: error('Send it as text/csv'),
+      202: json(
+        s.SettlementAccepted,
+        'Staged; the batch workflow applies it (batchId: Idempotency-Key, else SHA-256)',
+        {
+          links: batchLinks,
+        },
+      ),
+      200: json(s.SettlementAccepted, 'This batch was submitted before; it is applied once', { links: batchLinks }),
+      400: error(
+        'INVALID_SETTLEMENT_FILE: empty, or line 1 is not the header; VALIDATION_FAILED: invalid Idempotency-Key',
+      ),
+      415: error('UNSUPPORTED_MEDIA_TYPE: send the file as text/csv'),
+      422: error(
+        'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came with another file (details: the batch); nothing applied',
+      ),
+      ...unavailable,
     },
   });
   r.registerPath({
     method: 'get',
     path: '/v1/settlements/{batchId}',
+    operationId: 'getSettlementBatch',
+    tags: ['settlements'],
     summary: 'Progress and reconciliation report of a settlement batch',
     request: { params: s.BatchPath },
-    responses: { 200: json(s.SettlementReport, 'The batch'), 404: error('Unknown batch') },
-  });
-  r.registerPath({
-    method: 'get',
-    path: '/v1/reviews',
-    summary: 'Manual review items',
-    request: { query: s.ReviewsQuery },
-    responses: { 200: json(s.ReviewList, 'Review items, oldest first'), 400: error('Invalid query') },
-  });
-  r.registerPath({
-    method: 'post',
-    path: '/v1/reviews/{id}/resolve',
-    summary: 'Resolve a review: RETRY_REWARD (same idempotency key) or DISMISS, with a note',
-    request: { params: s.ReviewPath, body: { content: { 'application/json': { schema: s.ResolveBody } } } },
     responses: {
-      200: json(s.ReviewItem, 'Resolved'),
-      400: error('Invalid input'),
-      404: error('Unknown review'),
-      409: error('REVIEW_ALREADY_RESOLVED'),
+      200: json(s.SettlementReport, 'The batch'),
+      ...invalid('path parameter'),
+      ...notFound('unknown batch'),
+      ...unavailable,
     },
   });
   r.registerPath({
     method: 'get',
-    path: '/v1/campaigns/{campaignId}/report',
-    summary: 'Campaign monitoring: states, points issued, settlement discrepancies, late settlements, grace',
-    request: { params: s.CampaignPath },
-    responses: { 200: json(s.CampaignReportResponse, 'The report'), 404: error('Unknown campaign') },
+    path: '/v1/reviews',
+    operationId: 'listReviews',
+    tags: ['reviews'],
+    summary: 'Manual review items, oldest first',
+    request: { query: s.ReviewsQuery },
+    responses: {
+      200: json(s.ReviewList, 'Review items, oldest first (at most 1000)', {
+        links: {
+          ResolveReview: {
+            operationId: 'resolveReview',
+            parameters: { id: '$response.body#/items/0/id' },
+            description: 'Resolve the oldest item listed',
+          },
+        },
+      }),
+      ...invalid('query (only state and campaignId, each once)'),
+      ...unavailable,
+    },
   });
-  for (const [path, summary] of [
-    ['/healthz', 'Liveness'],
-    ['/readyz', 'Readiness: PostgreSQL and Temporal reachable'],
-    ['/metrics', 'Prometheus metrics (text)'],
-  ] as const) {
-    r.registerPath({ method: 'get', path, summary, responses: { 200: { description: 'OK' } } });
-  }
+  r.registerPath({
+    method: 'post',
+    path: '/v1/reviews/{id}/resolve',
+    operationId: 'resolveReview',
+    tags: ['reviews'],
+    summary: 'Resolve a review: RETRY_REWARD (same idempotency key) or DISMISS, with a note',
+    request: { params: s.ReviewPath, headers: s.CallerHeader, body: jsonBody(s.ResolveBody) },
+    responses: {
+      200: json(s.ReviewItem, 'Resolved'),
+      ...jsonBodyErrors,
+      ...notFound('unknown review, or (RETRY_REWARD) its enrollment'),
+      409: error('REVIEW_ALREADY_RESOLVED (details: the resolution)'),
+      ...unavailable,
+    },
+  });
+
+  r.registerPath({
+    method: 'get',
+    path: '/healthz',
+    operationId: 'health',
+    tags: ['operations'],
+    summary: 'Liveness: the process answers (no dependency is asked)',
+    responses: { 200: json(s.Health, 'Alive') },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/readyz',
+    operationId: 'ready',
+    tags: ['operations'],
+    summary: 'Readiness: PostgreSQL and Temporal reachable',
+    responses: {
+      200: json(s.Ready, 'Both answer'),
+      503: json(s.NotReady, 'At least one does not answer (checks says which)', { headers: retryAfter }),
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/metrics',
+    operationId: 'metrics',
+    tags: ['operations'],
+    summary: 'Prometheus metrics: HTTP, campaign figures (activation_*), the Temporal SDK',
+    responses: {
+      200: {
+        description: 'Prometheus text exposition format 0.0.4',
+        content: { 'text/plain': { schema: z.string() } },
+      },
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/openapi.json',
+    operationId: 'openApiDocument',
+    tags: ['operations'],
+    summary: 'This document',
+    responses: {
+      200: json(
+        z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
+        'The OpenAPI 3.0 document',
+      ),
+    },
+  });
 
   return new OpenApiGeneratorV3(r.definitions).generateDocument({
     openapi: '3.0.3',
@@ -144,7 +380,9 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
       title: 'Cold member activation API',
       version: '1.0.0',
       description:
-        'Internal service behind the gateway, which authenticates callers; identity arrives as the X-Caller-Id header.',
+        'Internal service behind the gateway, which authenticates callers; identity arrives as the X-Caller-Id ' +
+        'header. Errors always have the Error shape. An unknown route or method is 404 NOT_FOUND.',
     },
+    tags: TAGS,
   });
 }

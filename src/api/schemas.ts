@@ -10,6 +10,7 @@ import {
   CHANNELS,
   LOAD_CHANNELS,
   MAX_AMOUNT_CENTS,
+  TRANSACTION_ID_PATTERN,
   TRANSACTION_KINDS,
   WITHDRAWAL_CHANNELS,
 } from '../domain/model';
@@ -57,6 +58,20 @@ const time = (opts: { notInFuture?: boolean } = {}) =>
       example: '2026-11-22T09:30:00Z',
       description: `${TIME_RULE[0].toUpperCase()}${TIME_RULE.slice(1)}${opts.notInFuture ? ', at most 5 minutes in the future' : ''}.`,
     });
+
+/**
+ * Free text a caller writes (an opt-out reason, a review note): it is stored in PostgreSQL, whose text and jsonb hold
+ * neither U+0000 nor half of a surrogate pair, so such text is refused here rather than failing later in a workflow.
+ */
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const storable = (text: string): boolean => !text.includes('\u0000') && !UNPAIRED_SURROGATE.test(text);
+const FreeText = (name: string, max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine(storable, `${name} must not contain U+0000 or unpaired surrogates`)
+    .openapi({ pattern: '^[^\\u0000]*$' });
+
 const Timestamp = z.string().openapi({ format: 'date-time', example: '2026-11-22T09:30:00.000Z' });
 const Cents = z
   .number()
@@ -138,8 +153,14 @@ export const MemberResponse = z
     pendingCents: z.number().int(),
     remainingCents: z.number().int(),
     disqualifiedBy: z
-      .object({ transactionId: z.string(), amountCents: z.number().int(), channel: z.string(), occurredAt: Timestamp })
-      .optional(),
+      .object({
+        transactionId: z.string(),
+        amountCents: z.number().int(),
+        channel: z.enum(WITHDRAWAL_CHANNELS),
+        occurredAt: Timestamp,
+      })
+      .optional()
+      .openapi({ description: 'The in-window withdrawal that disqualified the member (DISQUALIFIED)' }),
     reward: RewardResponse.optional(),
     updatedAt: Timestamp,
   })
@@ -189,12 +210,12 @@ export const ExplanationResponse = z
   })
   .openapi('Explanation');
 
-export const CancelBody = z.strictObject({ reason: z.string().max(500).optional() }).openapi('CancelRequest');
+export const CancelBody = z.strictObject({ reason: FreeText('reason', 500).optional() }).openapi('CancelRequest');
 
 const transactionFields = {
   transactionId: z
     .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'transactionId must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
+    .regex(TRANSACTION_ID_PATTERN, 'transactionId must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
     .openapi({ example: 'TX-20261122-0001' }),
   memberId: MemberId,
   amountCents: Cents,
@@ -266,7 +287,10 @@ export const ReviewsQuery = z.strictObject({
 export const ResolveBody = z
   .strictObject({
     action: z.enum(['RETRY_REWARD', 'DISMISS']),
-    note: z.string().trim().min(1, 'note must say why').max(2000),
+    note: FreeText('note', 2000)
+      .trim()
+      .min(1, 'note must say why')
+      .openapi({ description: 'Why; not blank', pattern: '^[^\\u0000]*\\S[^\\u0000]*$' }),
   })
   .openapi('ResolveReview');
 export const ReviewItem = z
@@ -329,11 +353,30 @@ export const CampaignReportResponse = z
   })
   .openapi('CampaignReport');
 
+/** The gateway's word on who is calling; recorded with opt-outs, resolutions and settlement files, never checked. */
+export const CallerId = z
+  .string()
+  .openapi({ example: 'ops-alice', description: 'Set by the gateway; recorded as given' });
+export const CallerHeader = z.object({ 'X-Caller-Id': CallerId.optional() });
+
+export const Health = z.object({ status: z.literal('ok') }).openapi('Health');
+const ReadinessChecks = z
+  .object({ postgres: z.boolean(), temporal: z.boolean() })
+  .openapi('ReadinessChecks', { description: 'Whether each dependency answered within 2 s' });
+export const Ready = z.object({ status: z.literal('ready'), checks: ReadinessChecks }).openapi('Ready');
+export const NotReady = z.object({ status: z.literal('unavailable'), checks: ReadinessChecks }).openapi('NotReady');
+
 export const ErrorResponse = z
   .object({
     error: z.object({
-      code: z.string().openapi({ example: 'VALIDATION_FAILED' }),
-      message: z.string(),
+      code: z.string().openapi({
+        example: 'VALIDATION_FAILED',
+        description:
+          'SCREAMING_SNAKE: VALIDATION_FAILED, INVALID_JSON, INVALID_SETTLEMENT_FILE, BAD_REQUEST, NOT_FOUND, ' +
+          'CAMPAIGN_TERMS_IMMUTABLE, ALREADY_DECIDED, REVIEW_ALREADY_RESOLVED, PAYLOAD_TOO_LARGE, ' +
+          'UNSUPPORTED_MEDIA_TYPE, IDEMPOTENCY_KEY_REUSED, SERVICE_UNAVAILABLE',
+      }),
+      message: z.string().openapi({ description: 'For people; do not parse it' }),
       details: z.array(z.unknown()).openapi({ description: 'For VALIDATION_FAILED: the issues, each with its path' }),
     }),
   })

@@ -17,6 +17,9 @@ export const SETTLEMENT_STATUSES = ['SETTLED', 'RETURNED'] as const;
  */
 export const MAX_AMOUNT_CENTS = 100_000_000;
 
+/** A transaction id, from the real-time feed and the settlement file alike (the two must match): 1–128 of these. */
+export const TRANSACTION_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+
 export type TransactionKind = (typeof TRANSACTION_KINDS)[number];
 export type Channel = (typeof CHANNELS)[number];
 export type SettlementStatus = (typeof SETTLEMENT_STATUSES)[number];

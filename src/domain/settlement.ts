@@ -6,6 +6,7 @@ import {
   CHANNELS,
   MAX_AMOUNT_CENTS,
   SETTLEMENT_STATUSES,
+  TRANSACTION_ID_PATTERN,
   TRANSACTION_KINDS,
   isChannelAllowed,
   type Channel,
@@ -61,25 +62,27 @@ export function parseSettlementLine(line: string, now: number): ParsedLine {
     return { ok: false, reason: `expected ${SETTLEMENT_COLUMNS.length} columns, found ${fields.length}` };
   }
   const [transactionId, memberId, kind, amount, currency, channel, occurredAt, settledAt, status] = fields;
-  if (transactionId.length === 0 || transactionId.length > 128) return bad('transactionId must be 1-128 characters');
-  if (!MEMBER_ID.test(memberId)) return bad(`memberId ${JSON.stringify(memberId)} is not 1-64 of [A-Za-z0-9_-]`);
-  if (!(TRANSACTION_KINDS as readonly string[]).includes(kind)) return bad(`unknown kind ${JSON.stringify(kind)}`);
+  if (!TRANSACTION_ID_PATTERN.test(transactionId)) {
+    return bad(`transactionId ${quoted(transactionId)} is not 1-128 of [A-Za-z0-9_.:-]`);
+  }
+  if (!MEMBER_ID.test(memberId)) return bad(`memberId ${quoted(memberId)} is not 1-64 of [A-Za-z0-9_-]`);
+  if (!(TRANSACTION_KINDS as readonly string[]).includes(kind)) return bad(`unknown kind ${quoted(kind)}`);
   if (!/^\d+$/.test(amount) || Number(amount) <= 0) {
-    return bad(`amountCents ${JSON.stringify(amount)} is not a positive integer`);
+    return bad(`amountCents ${quoted(amount)} is not a positive integer`);
   }
   if (Number(amount) > MAX_AMOUNT_CENTS)
     return bad(`amountCents ${amount} is above the maximum of ${MAX_AMOUNT_CENTS}`);
-  if (currency !== 'AUD') return bad(`currency ${JSON.stringify(currency)} is not AUD`);
-  if (!(CHANNELS as readonly string[]).includes(channel)) return bad(`unknown channel ${JSON.stringify(channel)}`);
+  if (currency !== 'AUD') return bad(`currency ${quoted(currency)} is not AUD`);
+  if (!(CHANNELS as readonly string[]).includes(channel)) return bad(`unknown channel ${quoted(channel)}`);
   if (!isChannelAllowed(kind as TransactionKind, channel as Channel)) {
     return bad(`channel ${channel} is not a ${kind} channel`);
   }
   const occurred = parseTime(occurredAt);
-  if (!occurred.ok) return bad(`occurredAt ${JSON.stringify(occurredAt)} ${occurred.reason}`);
+  if (!occurred.ok) return bad(`occurredAt ${quoted(occurredAt)} ${occurred.reason}`);
   const settled = parseTime(settledAt);
-  if (!settled.ok) return bad(`settledAt ${JSON.stringify(settledAt)} ${settled.reason}`);
+  if (!settled.ok) return bad(`settledAt ${quoted(settledAt)} ${settled.reason}`);
   if (!(SETTLEMENT_STATUSES as readonly string[]).includes(status)) {
-    return bad(`unknown status ${JSON.stringify(status)}`);
+    return bad(`unknown status ${quoted(status)}`);
   }
   if (settled.ms < occurred.ms) return bad('settledAt is before occurredAt');
   if (occurred.ms > now + FUTURE_TOLERANCE_MS) return bad('occurredAt is more than 5 minutes in the future');
@@ -100,6 +103,9 @@ export function parseSettlementLine(line: string, now: number): ParsedLine {
 }
 
 const bad = (reason: string): ParsedLine => ({ ok: false, reason });
+
+/** A field as a reason quotes it: escaped, and cut short (a reason is listed in the batch report, a line may be huge). */
+const quoted = (field: string): string => JSON.stringify(field.length > 80 ? `${field.slice(0, 80)}…` : field);
 
 /** How one line ended up; every data line lands in exactly one. */
 export type LineOutcome = 'APPLIED' | 'DUPLICATE' | 'NO_ENROLLMENT' | 'LATE' | 'REJECTED';

@@ -1,14 +1,18 @@
 /** The HTTP API against real servers: PostgreSQL, the Temporal test server and a worker. */
 import { randomUUID } from 'node:crypto';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import request from 'supertest';
 import { createActivities } from '../../src/activities';
 import { createApp } from '../../src/api/app';
 import { createService } from '../../src/api/service';
+import { auditTrail } from '../../src/db/audit';
+import { getLedger } from '../../src/db/enrollments';
 import { migrate } from '../../src/db/migrate';
 import { createPool, type Db } from '../../src/db/pool';
 import { startPointsApi } from '../../src/dev/points-api';
+import { MAX_AMOUNT_CENTS } from '../../src/domain/model';
 import { logger } from '../../src/logger';
 import { workflowSinks } from '../../src/telemetry/temporal';
 import { createTestDatabase } from '../support/db';
@@ -97,11 +101,25 @@ describe('campaigns', () => {
     [{ ...terms, grace: '48 hours' }, 'body.grace'],
     [{ ...terms, currency: 'USD' }, 'body.currency'],
     [{ ...terms, colour: 'red' }, 'body'],
+    // Bounded window and grace (issue 9): a deadline must stay a date PostgreSQL and people can hold.
+    [{ ...terms, window: 'P9999999W' }, 'body.window'],
+    [{ ...terms, window: 'P367D' }, 'body.window'],
+    [{ ...terms, window: 'PT0S' }, 'body.window'],
+    [{ ...terms, grace: 'P32D' }, 'body.grace'],
+    [{ ...terms, targetCents: MAX_AMOUNT_CENTS + 1 }, 'body.targetCents'],
   ])('refuses %p with a 400 naming %s', async (body, path) => {
     const res = await request(app).put('/v1/campaigns/bad-terms').send(body);
     expectError(res, 400, 'VALIDATION_FAILED');
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(path);
     await request(app).get('/v1/campaigns/bad-terms').expect(404);
+  });
+
+  it('takes a grace period of zero and the longest window', async () => {
+    const res = await request(app)
+      .put('/v1/campaigns/no-grace')
+      .send({ ...terms, window: 'P366D', grace: 'PT0S' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ window: 'P366D', grace: 'PT0S' });
   });
 
   it('refuses a malformed campaign id', async () => {
@@ -165,11 +183,37 @@ describe('enrollments', () => {
     [{ memberId: 'x'.repeat(65) }, 'body.memberId'],
     [{ memberId: 'M-ok', enrolledAt: 'tomorrow' }, 'body.enrolledAt'],
     [{ memberId: 'M-ok', enrolledAt: new Date(Date.now() + 86_400_000).toISOString() }, 'body.enrolledAt'],
+    [{ memberId: 'M-ok', enrolledAt: '2026-02-30T00:00:00Z' }, 'body.enrolledAt'],
+    [{ memberId: 'M-ok', enrolledAt: '1969-12-31T23:59:59Z' }, 'body.enrolledAt'],
     [{ memberId: 'M-ok', extra: true }, 'body'],
   ])('refuses %p with a 400 naming %s', async (body, path) => {
     const res = await request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send(body);
     expectError(res, 400, 'VALIDATION_FAILED');
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(path);
+  });
+
+  it('refuses an enrolledAt in year 0000 and starts no workflow', async () => {
+    // Before issue 9 this answered 500 after starting the workflow: an orphan whose recordProgress retried forever.
+    const res = await request(app)
+      .post(`/v1/campaigns/${CAMPAIGN}/enrollments`)
+      .send({ memberId: 'M-year0', enrolledAt: '0000-01-01T00:00:00Z' });
+    expectError(res, 400, 'VALIDATION_FAILED');
+    expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(['body.enrolledAt']);
+    await expect(env.client.workflow.getHandle(`activation:${CAMPAIGN}:M-year0`).describe()).rejects.toBeInstanceOf(
+      WorkflowNotFoundError,
+    );
+    expectError(await request(app).get(`/v1/campaigns/${CAMPAIGN}/members/M-year0`), 404, 'NOT_FOUND');
+  });
+
+  it('takes the earliest acceptable enrolledAt', async () => {
+    const res = await request(app)
+      .post(`/v1/campaigns/${CAMPAIGN}/enrollments`)
+      .send({ memberId: 'M-1970', enrolledAt: '1970-01-01T00:00:00Z' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      enrolledAt: '1970-01-01T00:00:00.000Z',
+      windowEndsAt: '1970-01-31T00:00:00.000Z',
+    });
   });
 
   it('404s enrollment into an unknown campaign', async () => {
@@ -263,11 +307,55 @@ describe('transactions', () => {
     [{ kind: 'WITHDRAWAL', channel: 'BPAY' }, 'body.channel'],
     [{ occurredAt: 'last tuesday' }, 'body.occurredAt'],
     [{ occurredAt: new Date(Date.now() + 3_600_000).toISOString() }, 'body.occurredAt'],
+    [{ occurredAt: '2026-02-30T00:00:00Z' }, 'body.occurredAt'],
+    [{ occurredAt: '+010000-01-01T00:00:00Z' }, 'body.occurredAt'],
+    [{ occurredAt: '2026-11-22T24:00:00Z' }, 'body.occurredAt'],
+    [{ amountCents: Number.MAX_SAFE_INTEGER }, 'body.amountCents'],
+    [{ amountCents: MAX_AMOUNT_CENTS + 1 }, 'body.amountCents'],
+    [{ amountCents: 1e308 }, 'body.amountCents'],
     [{ note: 'extra' }, 'body'],
   ])('refuses %p with a 400 naming %s', async (over, path) => {
     const res = await request(app).post('/v1/transactions').send(tx(over));
     expectError(res, 400, 'VALIDATION_FAILED');
     expect(res.body.error.details.map((d: { path: string }) => d.path)).toContain(path);
+  });
+
+  it('refuses a time in year 0000, stores nothing, and the campaign report still answers', async () => {
+    // Before issue 9 this was 202 and stored; from then on the report answered 500 (PostgreSQL has no year 0).
+    await request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send({ memberId: 'M-tx-year0' }).expect(201);
+    const body = tx({ memberId: 'M-tx-year0', occurredAt: '0000-01-01T00:00:00Z' });
+    const res = await request(app).post('/v1/transactions').send(body);
+    expectError(res, 400, 'VALIDATION_FAILED');
+    expect(res.body.error.details.map((d: { path: string }) => d.path)).toEqual(['body.occurredAt']);
+
+    // A later, good transaction of the member is recorded; the refused one never is.
+    const good = tx({ memberId: 'M-tx-year0', amountCents: 1_234 });
+    await request(app).post('/v1/transactions').send(good).expect(202);
+    const workflowId = `activation:${CAMPAIGN}:M-tx-year0`;
+    const deadline = Date.now() + 5_000;
+    while (!(await getLedger(db, workflowId))[good.transactionId] && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(Object.keys(await getLedger(db, workflowId))).toEqual([good.transactionId]);
+    const trail = await auditTrail(db, workflowId);
+    expect(JSON.stringify(trail)).not.toContain(body.transactionId);
+    expect((await request(app).get(`/v1/campaigns/${CAMPAIGN}/report`)).status).toBe(200);
+  });
+
+  it('keeps sums exact: three loads of the largest amount count exactly three times it', async () => {
+    await request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send({ memberId: 'M-max' }).expect(201);
+    for (let i = 0; i < 3; i++) {
+      await request(app)
+        .post('/v1/transactions')
+        .send(tx({ memberId: 'M-max', amountCents: MAX_AMOUNT_CENTS }))
+        .expect(202);
+    }
+    const deadline = Date.now() + 5_000;
+    let view;
+    do {
+      view = (await request(app).get(`/v1/campaigns/${CAMPAIGN}/members/M-max`)).body;
+    } while (view.countedCents !== 3 * MAX_AMOUNT_CENTS && Date.now() < deadline);
+    expect(view).toMatchObject({ state: 'GOAL_ACHIEVED', countedCents: 300_000_000, instantCents: 300_000_000 });
   });
 
   it('refuses invalid JSON, other media types and bodies over 1 MiB', async () => {

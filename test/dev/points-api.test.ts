@@ -116,6 +116,62 @@ describe('points API', () => {
     expect((await credit(api, body(), 'k')).status).toBe(201);
   });
 
+  it('answers a fault with the Retry-After it was given, over HTTP and in code', async () => {
+    const queued = await fetch(`${api.url}/_faults`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        responses: [
+          { status: 429, retryAfter: 4 },
+          { status: 500, retryAfter: 0 },
+        ],
+      }),
+    });
+    expect(queued.status).toBe(200);
+    expect(await queued.json()).toEqual({
+      faults: [
+        { status: 429, retryAfter: 4 },
+        { status: 500, retryAfter: 0 },
+      ],
+    });
+    api.faults.push({ status: 503, retryAfter: 86_400 });
+    expect(await (await fetch(`${api.url}/`)).text()).toContain('429 (Retry-After 4), 500 (Retry-After 0), 503');
+
+    const first = await credit(api, body(), 'k');
+    expect(first.status).toBe(429);
+    expect(first.json.error?.code).toBe('INJECTED_FAULT');
+    expect(first.headers.get('retry-after')).toBe('4');
+    const second = await credit(api, body(), 'k');
+    expect([second.status, second.headers.get('retry-after')]).toEqual([500, '0']);
+    const third = await credit(api, body(), 'k');
+    expect([third.status, third.headers.get('retry-after')]).toEqual([503, '86400']);
+    // A bare status says Retry-After only for 429 and 503.
+    api.faults.push(500);
+    expect((await credit(api, body(), 'k')).headers.get('retry-after')).toBeNull();
+    expect(api.credits()).toHaveLength(0);
+    expect((await credit(api, body(), 'k')).status).toBe(201);
+  });
+
+  it.each([
+    { status: 429 },
+    { retryAfter: 4 },
+    { status: 429, retryAfter: -1 },
+    { status: 429, retryAfter: 1.5 },
+    { status: 429, retryAfter: 86_401 },
+    { status: 429, retryAfter: '4' },
+    { status: 99, retryAfter: 4 },
+    { status: 429, retryAfter: 4, extra: true },
+  ])('rejects the fault %p', async (fault) => {
+    const res = await fetch(`${api.url}/_faults`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ responses: [fault] }),
+    });
+    expect(res.status).toBe(400);
+    expect(() => api.faults.push(fault as never)).toThrow(/invalid fault/);
+    expect(api.faults.size).toBe(0);
+  });
+
   it('lists and clears the fault queue over HTTP, and rejects invalid faults', async () => {
     api.faults.push(500, 'timeout');
     expect(await (await fetch(`${api.url}/_faults`)).json()).toEqual({ faults: [500, 'timeout'] });

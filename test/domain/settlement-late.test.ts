@@ -82,8 +82,25 @@ describe('settlement lines', () => {
     ],
     ['a bad member id', line({ memberId: 'M 1' }), /memberId "M 1"/],
     ['an empty transaction id', line({ transactionId: '' }), /transactionId/],
+    // Issue 9: the real-time feed's rule; a NUL here failed the whole file with a 500 (PostgreSQL's jsonb has no NUL).
+    ['a NUL in the transaction id', line({ transactionId: 'TX-\u0000' }), /transactionId "TX-\\u0000" is not/],
+    ['a transaction id the feed would refuse', line({ transactionId: 'TX 1' }), /transactionId "TX 1" is not/],
+    // Issue 9: PostgreSQL has no year 0; such a line was applied, and then the campaign report failed.
+    ['a time in year 0000', line({ occurredAt: '0000-01-01T00:00:00Z' }), /occurredAt .*outside the accepted range/],
+    ['a settledAt in year 0000', line({ settledAt: '0000-01-01T00:00:00Z' }), /settledAt .*outside the accepted range/],
+    ['30 February', line({ occurredAt: '2026-02-30T00:00:00Z' }), /occurredAt .*not a real date/],
+    ['an extended year', line({ settledAt: '+010000-01-01T00:00:00Z' }), /settledAt .*not an ISO-8601 time/],
+    ['an amount above the cap', line({ amountCents: '100000001' }), /amountCents 100000001 is above the maximum/],
+    ['an amount past 2^53', line({ amountCents: '9007199254740993' }), /above the maximum/],
   ])('rejects %s with a reason', (_what, text, reason) => {
     expect(reasonOf(text)).toMatch(reason);
+  });
+
+  it('accepts an amount of exactly the cap', () => {
+    expect(parseSettlementLine(line({ amountCents: '100000000' }), NOW)).toMatchObject({
+      ok: true,
+      record: { amountCents: 100_000_000 },
+    });
   });
 
   it('accepts a time a few minutes ahead (clock skew)', () => {

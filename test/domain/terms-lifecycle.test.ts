@@ -1,6 +1,6 @@
 import { TRANSITIONS, assertTransition, canTransition } from '../../src/domain/lifecycle';
 import { ACTIVATION_STATES, TERMINAL_STATES, hasVerdict } from '../../src/domain/model';
-import { parseDurationMs, sameTerms, scheduleFor } from '../../src/domain/terms';
+import { graceProblem, parseDurationMs, sameTerms, scheduleFor, windowProblem } from '../../src/domain/terms';
 import { validateTransactionEvent } from '../../src/domain/validation';
 import { load } from './fixtures';
 
@@ -20,7 +20,38 @@ describe('durations', () => {
   );
 });
 
+describe('the bounds of a campaign window and grace period', () => {
+  it.each([
+    ['P9999999W', /at most P366D/],
+    ['P367D', /at most P366D/],
+    ['PT0S', /longer than zero/],
+    ['P0D', /longer than zero/],
+    [`P${'9'.repeat(400)}D`, /at most P366D/],
+    ['P1M', /ISO-8601 duration/],
+  ])('refuses the window %s', (text, problem) => expect(windowProblem(text)).toMatch(problem));
+
+  it.each(['P366D', 'P52W', 'P30D', 'PT1S', 'PT0.001S'])('takes the window %s', (text) =>
+    expect(windowProblem(text)).toBeUndefined(),
+  );
+
+  it.each([
+    ['P32D', /at most P31D/],
+    ['PT745H', /at most P31D/],
+    ['P5W', /at most P31D/],
+  ])('refuses the grace period %s', (text, problem) => expect(graceProblem(text)).toMatch(problem));
+
+  it.each(['PT0S', 'P31D', 'PT48H'])('takes the grace period %s', (text) => expect(graceProblem(text)).toBeUndefined());
+});
+
 describe('the schedule of an enrollment', () => {
+  it('refuses an enrollment whose deadlines PostgreSQL could not store', () => {
+    expect(() => scheduleFor({ window: 'P30D', grace: 'PT48H' }, '0000-01-01T00:00:00Z')).toThrow(RangeError);
+    expect(() => scheduleFor({ window: 'P366D', grace: 'P31D' }, '9999-06-01T00:00:00Z')).toThrow(RangeError);
+    expect(scheduleFor({ window: 'P30D', grace: 'PT0S' }, '1970-01-01T00:00:00Z').enrolledAt).toBe(
+      '1970-01-01T00:00:00.000Z',
+    );
+  });
+
   it('ends the window after `window` and evaluates after `grace` more', () => {
     expect(scheduleFor({ window: 'P30D', grace: 'PT48H' }, '2026-11-01T10:00:00+10:00')).toEqual({
       enrolledAt: '2026-11-01T00:00:00.000Z',
@@ -75,6 +106,11 @@ describe('event validation in the workflow', () => {
     [{ currency: 'USD' as 'AUD' }, 'AUD'],
     [{ channel: 'ATM' as const }, 'not a LOAD channel'],
     [{ occurredAt: 'yesterday' }, 'occurredAt'],
+    [{ occurredAt: '0000-01-01T00:00:00Z' }, 'occurredAt'],
+    [{ occurredAt: '2026-02-30T00:00:00Z' }, 'occurredAt'],
+    [{ receivedAt: '+010000-01-01T00:00:00Z' }, 'receivedAt'],
+    [{ amountCents: 100_000_001 }, 'at most 100000000'],
+    [{ amountCents: Number.MAX_SAFE_INTEGER }, 'at most 100000000'],
     [{ source: 'SETTLEMENT' as const, status: 'SETTLED' as const, settledAt: '2026-10-01T00:00:00Z' }, 'before'],
   ])('rejects %p', (over, message) => expect(validateTransactionEvent(load(100, over), 'M1')).toContain(message));
 });

@@ -171,6 +171,43 @@ describe('settlement files', () => {
     expect(await member(C, 'S-1')).toMatchObject({ countedCents: 51_000 });
   });
 
+  it('refuses the same Idempotency-Key with another file (422, naming the batch) and never applies that file', async () => {
+    // Before issue 9 the second file answered 200 and silently vanished, never applied.
+    const key = 'nightly-reused-key';
+    const t = new Date().toISOString();
+    const first = csv([row('TX-K1', 'S-1', 'LOAD', 1_000, 'DEBIT_CARD', t)]);
+    expect(await postFile(first, key)).toEqual({ status: 202, body: { batchId: key, records: 1, rejected: 0 } });
+    expect(await completed(key)).toMatchObject({ records: 1, applied: 1 });
+    const before = await member(C, 'S-1');
+
+    const other = csv([
+      row('TX-K1', 'S-1', 'LOAD', 1_000, 'DEBIT_CARD', t, 'RETURNED'),
+      row('TX-K2', 'S-1', 'LOAD', 9_000, 'DEBIT_CARD', t),
+    ]);
+    const refused = await postFile(other, key);
+    expect(refused).toEqual({
+      status: 422,
+      body: {
+        error: { code: 'IDEMPOTENCY_KEY_REUSED', message: expect.stringContaining(key), details: [{ batchId: key }] },
+      },
+    });
+
+    // The same key and the same file is a harmless repeat.
+    expect((await postFile(first, key)).status).toBe(200);
+    await pause(1_000);
+    const report = await completed(key);
+    expect(report).toMatchObject({ records: 1, processed: 1, applied: 1, returned: 0, rejectedCount: 0 });
+    expect(await member(C, 'S-1')).toEqual(before);
+    const explanation = await stack.api<{
+      counted: { transactionId: string }[];
+      excluded: { transactionId: string }[];
+    }>('GET', `/v1/campaigns/${C}/members/S-1/explanation`);
+    const ids = [...explanation.body.counted, ...explanation.body.excluded].map((e) => e.transactionId);
+    expect(ids).toContain('TX-K1');
+    expect(ids).not.toContain('TX-K2');
+    expect(explanation.body.counted.map((e) => e.transactionId)).toContain('TX-K1');
+  });
+
   it('refuses what is not a settlement file, and changes nothing', async () => {
     const noHeader = await postFile(row('TX-Z', 'S-1', 'LOAD', 1_000, 'DEBIT_CARD', new Date().toISOString()));
     expect(noHeader.status).toBe(400);
