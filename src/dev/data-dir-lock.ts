@@ -6,6 +6,7 @@
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { isProcessAlive } from './processes';
 
 export interface DataDirLock {
   /** Whether the previous owner of the directory died without releasing it (its servers may still run). */
@@ -59,11 +60,7 @@ function readOwner(file: string): Owner | undefined {
 }
 
 function isRunning(owner: Owner): boolean {
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
-  }
+  if (!isProcessAlive(owner.pid)) return false;
   const now = startTime(owner.pid).started;
   return owner.started === undefined || now === undefined || now === owner.started;
 }

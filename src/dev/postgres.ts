@@ -22,7 +22,6 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
   rmSync,
   statSync,
@@ -41,6 +40,7 @@ import {
   spawnManaged,
   userNamespaceWorks,
 } from './tools';
+import { commandLine, isProcessAlive, readPidFile, stopProcess } from './processes';
 
 export interface EmbeddedPostgresOptions {
   /** The cluster's data directory; initialised when it holds no cluster yet, reused (data kept) otherwise. */
@@ -281,13 +281,9 @@ function ensureOwner(dataDir: string, owner: Ids | undefined): void {
  */
 async function handleLeftover(dataDir: string, mode: 'refuse' | 'stop', say?: (line: string) => void): Promise<void> {
   const lockFile = path.join(dataDir, 'postmaster.pid');
-  let pid: number;
-  try {
-    pid = Number.parseInt(readFileSync(lockFile, 'utf8').split('\n')[0] ?? '', 10);
-  } catch {
-    return; // no lock
-  }
-  if (!(Number.isInteger(pid) && pid > 0 && isAlive(pid) && looksLikePostgres(pid))) {
+  const pid = readPidFile(lockFile);
+  if (pid === undefined) return; // no lock
+  if (!(isProcessAlive(pid) && looksLikePostgres(pid))) {
     rmSync(lockFile, { force: true });
     return;
   }
@@ -298,39 +294,20 @@ async function handleLeftover(dataDir: string, mode: 'refuse' | 'stop', say?: (l
     );
   }
   say?.(`stopping PostgreSQL (pid ${pid}) left running on ${dataDir} by an earlier run…`);
-  for (const [signal, graceMs] of [
+  const steps = [
     ['SIGINT', 30_000],
     ['SIGQUIT', 5_000],
     ['SIGKILL', 5_000],
-  ] as const) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      break; // gone
-    }
-    const deadline = Date.now() + graceMs;
-    while (isAlive(pid) && Date.now() < deadline) await delay(100);
-    if (!isAlive(pid)) break;
-  }
-  if (isAlive(pid)) throw new Error(`PostgreSQL (pid ${pid}) on ${dataDir} does not stop; stop it and start again`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  ] as const;
+  if (!(await stopProcess(pid, steps))) {
+    throw new Error(`PostgreSQL (pid ${pid}) on ${dataDir} does not stop; stop it and start again`);
   }
 }
 
 function looksLikePostgres(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
-  } catch {
-    // No /proc (macOS): we cannot tell, so assume the worst and keep the lock.
-    return true;
-  }
+  // No /proc (macOS): we cannot tell, so assume the worst and keep the lock.
+  if (process.platform !== 'linux') return true;
+  return commandLine(pid).some((arg) => arg.includes('postgres'));
 }
 
 async function waitUntilReady(

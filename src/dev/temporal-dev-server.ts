@@ -8,11 +8,12 @@
  * namespace's attributes through the operator service and add whatever is missing; the flags just make a fresh start
  * cheaper.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { commandLine, readPidFile, stopProcess } from './processes';
 import { assertPortFree, delay, describeExit, type ExitInfo, spawnManaged, temporalCliPath } from './tools';
 
 export interface TemporalDevServerOptions {
@@ -102,7 +103,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   // Like PostgreSQL's postmaster.pid: the next start can tell a server left behind by a killed run.
   if (proc.pid !== undefined) writeFileSync(pidFile, `${proc.pid}\n`);
   void proc.exit.then(() => {
-    if (readPid(pidFile) === proc.pid) rmSync(pidFile, { force: true });
+    if (readPidFile(pidFile) === proc.pid) rmSync(pidFile, { force: true });
   });
   const host = ip.includes(':') ? `[${ip}]` : ip; // IPv6 literals need brackets in addresses and URLs
   const address = `${host}:${opts.port}`;
@@ -139,23 +140,10 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   return { address, uiUrl: `http://${host}:${opts.uiPort}`, exit: proc.exit, stop };
 }
 
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Whether `pid` is a dev server on `dbFile` (its command line names the file); false without /proc. */
 function isDevServerOn(pid: number, dbFile: string): boolean {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes('start-dev') && cmdline.includes(dbFile);
-  } catch {
-    return false;
-  }
+  const args = commandLine(pid);
+  return args.includes('start-dev') && args.includes(dbFile);
 }
 
 /** A dev server left running on our SQLite file by a killed run: refuse, or stop it (SIGTERM, then SIGKILL). */
@@ -165,7 +153,7 @@ async function handleLeftover(
   mode: 'refuse' | 'stop',
   say?: (line: string) => void,
 ): Promise<void> {
-  const pid = readPid(pidFile);
+  const pid = readPidFile(pidFile);
   if (pid === undefined) return;
   if (!isDevServerOn(pid, dbFile)) {
     rmSync(pidFile, { force: true }); // stale: that process is gone, or the pid belongs to another program now
@@ -178,20 +166,13 @@ async function handleLeftover(
     );
   }
   say?.(`stopping the Temporal dev server (pid ${pid}) left running on ${dbFile} by an earlier run…`);
-  for (const [signal, graceMs] of [
+  const steps = [
     ['SIGTERM', STOP_GRACE_MS],
     ['SIGKILL', 5_000],
-  ] as const) {
-    try {
-      process.kill(pid, signal);
-    } catch {
-      break; // gone
-    }
-    const deadline = Date.now() + graceMs;
-    while (isDevServerOn(pid, dbFile) && Date.now() < deadline) await delay(100);
-    if (!isDevServerOn(pid, dbFile)) break;
+  ] as const;
+  if (!(await stopProcess(pid, steps, () => isDevServerOn(pid, dbFile)))) {
+    throw new Error(`the Temporal dev server (pid ${pid}) does not stop; stop it first`);
   }
-  if (isDevServerOn(pid, dbFile)) throw new Error(`the Temporal dev server (pid ${pid}) does not stop; stop it first`);
   rmSync(pidFile, { force: true });
 }
 

@@ -1,62 +1,30 @@
 /** The HTTP API against real servers: PostgreSQL, the Temporal test server and a worker. */
 import { randomUUID } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import request from 'supertest';
-import { createActivities } from '../../src/activities';
-import { createApp } from '../../src/api/app';
-import { createService } from '../../src/api/service';
 import { auditTrail } from '../../src/db/audit';
 import { getLedger } from '../../src/db/enrollments';
-import { migrate } from '../../src/db/migrate';
-import { createPool, type Db } from '../../src/db/pool';
-import { startPointsApi } from '../../src/dev/points-api';
+import type { Db } from '../../src/db/pool';
 import { MAX_AMOUNT_CENTS } from '../../src/domain/model';
-import { logger } from '../../src/logger';
-import { workflowSinks } from '../../src/telemetry/temporal';
-import { createTestDatabase } from '../support/db';
-import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
+import { startApiBench, type ApiBench } from '../support/api-bench';
 
+let bench: ApiBench;
 let env: TestWorkflowEnvironment;
 let db: Db;
-let dropDb: () => Promise<void>;
-let points: Awaited<ReturnType<typeof startPointsApi>>;
-let worker: Worker;
-let running: Promise<void>;
-let app: ReturnType<typeof createApp>;
+let app: ApiBench['app'];
 
 const CAMPAIGN = 'api-test';
 const terms = { targetCents: 50_000, rewardPoints: 2_000, window: 'P30D', grace: 'PT48H' };
 
 beforeAll(async () => {
-  const database = await createTestDatabase();
-  dropDb = database.drop;
-  env = await createTimeSkippingEnv();
-  await migrate(database.url);
-  db = createPool(database.url, 5);
-  points = await startPointsApi({ port: 0 });
-  const taskQueue = `api-${randomUUID()}`;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: workflowBundle(),
-    sinks: workflowSinks(),
-    activities: createActivities({ db, pointsApiUrl: points.url, pointsApiTimeoutMs: 1_000 }),
-  });
-  running = worker.run();
-  const service = createService({ db, temporal: env.client, taskQueue, rewardRetryForMs: 86_400_000 });
-  app = createApp({ service, logger: logger.child({}, { level: 'silent' }) });
+  bench = await startApiBench('api');
+  ({ env, db, app } = bench);
   await request(app).put(`/v1/campaigns/${CAMPAIGN}`).send(terms).expect(201);
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await points?.stop();
-  await db?.end();
-  await env?.teardown();
-  await dropDb?.();
+  await bench?.teardown();
 });
 
 const tx = (over: Record<string, unknown> = {}) => ({

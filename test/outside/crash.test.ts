@@ -189,6 +189,38 @@ describe('a dependency that dies or hangs under a running product', () => {
     await waitUntil(async () => (await counted()) === 15_000, 30_000, 'the load to count');
   });
 
+  it('answers 503 with Retry-After within seconds while the Temporal dev server hangs, then carries on', async () => {
+    const { temporal } = product.serverPids();
+    process.kill(temporal!, 'SIGSTOP');
+    try {
+      for (const [p, body] of [
+        ['/v1/transactions', load('D-1', 'TX-while-hung', 2_000)],
+        [`/v1/campaigns/${campaign}/enrollments`, { memberId: 'D-3' }],
+      ] as const) {
+        const t0 = Date.now();
+        const res = await product.api<{ error?: { code: string } }>('POST', p, body);
+        expect({ p, status: res.status, code: res.body.error?.code }).toEqual({
+          p,
+          status: 503,
+          code: 'SERVICE_UNAVAILABLE',
+        });
+        expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(Date.now() - t0).toBeLessThan(10_000);
+      }
+      // Nothing half-done: the refused enrollment left no row behind.
+      expect((await product.api('GET', `/v1/campaigns/${campaign}/members/D-3`)).status).toBe(404);
+    } finally {
+      process.kill(temporal!, 'SIGCONT');
+    }
+    await waitUntil(
+      async () => (await product.api('POST', '/v1/transactions', load('D-1', 'TX-while-hung', 2_000))).status === 202,
+      30_000,
+      'a 202 once the dev server answers again',
+    );
+    await waitUntil(async () => (await counted()) === 17_000, 30_000, 'the load to count');
+    expect((await product.api('POST', `/v1/campaigns/${campaign}/enrollments`, { memberId: 'D-3' })).status).toBe(201);
+  });
+
   it('answers 503 with Retry-After within seconds while PostgreSQL is paused, then carries on', async () => {
     const { postgres } = product.serverPids();
     // Every process of the cluster: the postmaster and its children (each in a session of its own).
@@ -224,7 +256,7 @@ describe('a dependency that dies or hangs under a running product', () => {
       30_000,
       'a 202 once PostgreSQL is back',
     );
-    await waitUntil(async () => (await counted()) === 16_000, 30_000, 'the load to count');
+    await waitUntil(async () => (await counted()) === 18_000, 30_000, 'the load to count');
     expect([200, 201]).toContain(
       (await product.api('POST', `/v1/campaigns/${campaign}/enrollments`, { memberId: 'D-2' })).status,
     );

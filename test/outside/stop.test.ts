@@ -31,8 +31,8 @@ afterAll(() => {
 });
 
 /** Starts the product on the shared data directory and ports, and records every process it runs. */
-async function running(): Promise<{ product: Product; tree: number[] }> {
-  const product = await startProduct({ dataDir, ports });
+async function running(env: NodeJS.ProcessEnv = {}): Promise<{ product: Product; tree: number[] }> {
+  const product = await startProduct({ dataDir, ports, env });
   await product.waitFor(RUNNING, 120_000);
   const { postgres, temporal } = product.serverPids();
   expect(postgres && isAlive(postgres)).toBeTruthy();
@@ -56,7 +56,9 @@ async function expectCleanStop(product: Product, tree: number[], sentAt: number)
 }
 
 it('Ctrl-C (SIGINT to the whole process group) stops everything and exits 0', async () => {
-  const { product, tree } = await running();
+  const { product, tree } = await running({ LOG_LEVEL: 'info' });
+  // What a newcomer sees: the URLs, not webpack's bundle statistics.
+  expect(product.output()).not.toMatch(/webpack|modules by path/);
   const sentAt = Date.now();
   process.kill(-product.pgid, 'SIGINT');
   await expectCleanStop(product, tree, sentAt);

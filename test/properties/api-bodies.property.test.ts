@@ -4,52 +4,22 @@
  * text that is not JSON — the real app (real PostgreSQL, the Temporal test server and a worker) never answers 5xx,
  * and every error has the contract's shape `{"error":{"code","message","details":[]}}`.
  */
-import { randomUUID } from 'node:crypto';
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import fc from 'fast-check';
 import request from 'supertest';
-import { createActivities } from '../../src/activities';
-import { createApp } from '../../src/api/app';
-import { createService } from '../../src/api/service';
-import { migrate } from '../../src/db/migrate';
-import { createPool, type Db } from '../../src/db/pool';
-import { startPointsApi } from '../../src/dev/points-api';
-import { logger } from '../../src/logger';
-import { workflowSinks } from '../../src/telemetry/temporal';
-import { createTestDatabase } from '../support/db';
-import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
+import type { Db } from '../../src/db/pool';
+import { startApiBench, type ApiBench } from '../support/api-bench';
 
-let env: TestWorkflowEnvironment;
+let bench: ApiBench;
 let db: Db;
-let dropDb: () => Promise<void>;
-let points: Awaited<ReturnType<typeof startPointsApi>>;
-let worker: Worker;
-let running: Promise<void>;
-let app: ReturnType<typeof createApp>;
+let app: ApiBench['app'];
 
 const CAMPAIGN = 'fuzz';
 const MEMBER = 'M-fuzz';
 const REVIEWS = Array.from({ length: 40 }, (_, i) => `rv-${i.toString(16).padStart(16, 'f')}`);
 
 beforeAll(async () => {
-  const database = await createTestDatabase('api_bodies');
-  dropDb = database.drop;
-  env = await createTimeSkippingEnv();
-  await migrate(database.url);
-  db = createPool(database.url, 5);
-  points = await startPointsApi({ port: 0 });
-  const taskQueue = `fuzz-${randomUUID()}`;
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    workflowBundle: workflowBundle(),
-    sinks: workflowSinks(),
-    activities: createActivities({ db, pointsApiUrl: points.url, pointsApiTimeoutMs: 1_000 }),
-  });
-  running = worker.run();
-  const service = createService({ db, temporal: env.client, taskQueue, rewardRetryForMs: 3_600_000 });
-  app = createApp({ service, logger: logger.child({}, { level: 'silent' }) });
+  bench = await startApiBench('api_bodies', { rewardRetryForMs: 3_600_000 });
+  ({ db, app } = bench);
   await request(app)
     .put(`/v1/campaigns/${CAMPAIGN}`)
     .send({ targetCents: 50_000, rewardPoints: 2_000, window: 'P30D', grace: 'PT48H' })
@@ -66,12 +36,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await points?.stop();
-  await db?.end();
-  await env?.teardown();
-  await dropDb?.();
+  await bench?.teardown();
 });
 
 // ---- values ------------------------------------------------------------------------------------------------------

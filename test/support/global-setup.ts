@@ -4,11 +4,12 @@
  * a database nor for webpack. Both are handed to the test workers through environment variables, which the workers
  * inherit because they are forked after this runs.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { startEmbeddedPostgres } from '../../src/dev/postgres';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../../src/telemetry/temporal';
+import { isProcessAlive, readPidFile } from '../../src/dev/processes';
 import { delay, findFreePort, repoRoot } from '../../src/dev/tools';
 import { setTestRun, type TestRun } from './test-run';
 
@@ -65,32 +66,14 @@ export default async function globalSetup(): Promise<void> {
 async function removeAbandonedRuns(base: string): Promise<void> {
   for (const name of readdirSync(base)) {
     const match = /^run-(\d+)-/.exec(name);
-    if (!match || isAlive(Number(match[1]))) continue;
+    if (!match || isProcessAlive(Number(match[1]))) continue;
     const dir = path.join(base, name);
-    const postmaster = readPid(path.join(dir, 'postgres', 'postmaster.pid'));
-    if (postmaster !== undefined && isAlive(postmaster)) {
+    const postmaster = readPidFile(path.join(dir, 'postgres', 'postmaster.pid'));
+    if (postmaster !== undefined && isProcessAlive(postmaster)) {
       process.kill(postmaster, 'SIGINT');
-      for (let i = 0; i < 100 && isAlive(postmaster); i++) await delay(100);
-      if (isAlive(postmaster)) process.kill(postmaster, 'SIGKILL');
+      for (let i = 0; i < 100 && isProcessAlive(postmaster); i++) await delay(100);
+      if (isProcessAlive(postmaster)) process.kill(postmaster, 'SIGKILL');
     }
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isProcessAlive, readPidFile } from '../../src/dev/processes';
 import { freeStackPorts, repoRoot } from '../../src/dev/tools';
 
 export interface Product {
@@ -113,9 +114,9 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
     waitFor,
     exited,
     serverPids: () => ({
-      postgres: readPid(path.join(dataDir, 'postgres', 'postmaster.pid')),
+      postgres: readPidFile(path.join(dataDir, 'postgres', 'postmaster.pid')),
       temporal:
-        readPid(path.join(dataDir, 'temporal.db.pid')) ??
+        readPidFile(path.join(dataDir, 'temporal.db.pid')) ??
         processesMentioning(dataDir).find((p) => p.cmdline.includes('start-dev'))?.pid,
     }),
     async api<T>(method: string, p: string, body?: unknown) {
@@ -131,15 +132,6 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
 }
 
 export const RUNNING = /cold member activation is running/;
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number.parseInt(readFileSync(file, 'utf8').split('\n')[0] ?? '', 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Every live process whose command line mentions `text` (a data directory): what a run left behind. */
 export function processesMentioning(text: string): { pid: number; cmdline: string }[] {
@@ -179,18 +171,7 @@ export function processTree(root: number): number[] {
   return all;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export const isAlive = isProcessAlive;
 
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs;
