@@ -3,7 +3,7 @@
  * PostgreSQL and the reward's idempotency key sent to the points API on every attempt.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { appendAudit } from '../db/audit';
+import { appendAudit, notificationAudit } from '../db/audit';
 import { recordProgress } from '../db/enrollments';
 import { markNotification, recordNotification } from '../db/notifications';
 import type { Db } from '../db/pool';
@@ -12,6 +12,7 @@ import { recordRetriedReward } from '../db/reviews';
 import { ErrorType } from '../workflows/messages';
 import { rewardRetryDelayMs } from '../workflows/reward-activity';
 import { requestCredit } from './points-client';
+import { pushNotification } from './push-client';
 import type { NotificationMessage, NotificationReceipt, ProgressRecord, RewardReceipt, RewardRequest } from './types';
 
 export interface ActivityDeps {
@@ -96,42 +97,16 @@ export const createActivities = (deps: ActivityDeps) => ({
   /** Records the notification once, then pushes it if a channel is configured. Any 2xx is delivery. */
   async notify(message: NotificationMessage): Promise<NotificationReceipt> {
     const status = await recordNotification(deps.db, message);
-    await appendAudit(deps.db, message, [
-      {
-        key: `notification:${message.id}`,
-        type: 'NOTIFICATION',
-        source: 'NOTIFIER',
-        occurredAt: message.occurredAt,
-        payload: { ...message },
-      },
-    ]);
+    await appendAudit(deps.db, message, [notificationAudit(message)]);
     if (status === 'DELIVERED') return { delivered: true, detail: 'already delivered' };
     if (!deps.notifyUrl) return { delivered: false, detail: 'no push channel configured; recorded only' };
 
-    let error: string;
-    try {
-      const res = await fetch(deps.notifyUrl, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({
-          id: message.id,
-          type: message.type,
-          memberId: message.memberId,
-          campaignId: message.campaignId,
-          occurredAt: message.occurredAt,
-          data: message.data,
-        }),
-        signal: AbortSignal.timeout(deps.notifyTimeoutMs ?? 5_000),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) {
-        await markNotification(deps.db, message.id, true);
-        return { delivered: true };
-      }
-      error = `HTTP ${res.status}`;
-    } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
+    const answer = await pushNotification(deps.notifyUrl, message, deps.notifyTimeoutMs ?? 5_000);
+    if (answer.delivered) {
+      await markNotification(deps.db, message.id, true);
+      return { delivered: true };
     }
+    const { error } = answer;
     await markNotification(deps.db, message.id, false, error);
     throw ApplicationFailure.create({ type: 'PUSH_CHANNEL_UNAVAILABLE', message: error });
   },

@@ -40,6 +40,8 @@ export interface ProgressRecord {
   /** Ledger entries that changed since the last record. */
   entries: LedgerEntry[];
   view: MemberView;
+  /** Notifications caused by what is recorded: into the outbox, in the same transaction (the relay pushes them). */
+  notifications?: NotificationMessage[];
 }
 
 export interface RewardRequest {

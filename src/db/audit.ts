@@ -1,5 +1,5 @@
 /** The append-only audit trail. Each line has a key unique per enrollment, so a retried write adds nothing. */
-import type { AuditEntry } from '../activities/types';
+import type { AuditEntry, NotificationMessage } from '../activities/types';
 import type { Queryable } from './queryable';
 
 export interface AuditSubject {
@@ -18,6 +18,15 @@ export async function appendAudit(db: Queryable, subject: AuditSubject, entries:
     [subject.workflowId, subject.campaignId, subject.memberId, JSON.stringify(entries)],
   );
 }
+
+/** The audit line of a notification, whoever records it (the recorder's outbox, or an older run's notify activity). */
+export const notificationAudit = (message: NotificationMessage): AuditEntry => ({
+  key: `notification:${message.id}`,
+  type: 'NOTIFICATION',
+  source: 'NOTIFIER',
+  occurredAt: message.occurredAt,
+  payload: { ...message },
+});
 
 export interface AuditRow {
   id: number;

@@ -6,7 +6,8 @@ import type { ActivationState } from '../domain/model';
 import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
 import { openReviews } from './reviews';
-import { appendAudit } from './audit';
+import { appendAudit, notificationAudit } from './audit';
+import { insertNotifications } from './notifications';
 import { inTransaction, type Db } from './pool';
 import type { Queryable } from './queryable';
 
@@ -141,8 +142,9 @@ export async function getLedger(db: Queryable, workflowId: string): Promise<Ledg
  */
 export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ viewUpdated: boolean }> {
   return inTransaction(pool, async (client) => {
-    await appendAudit(client, p, p.audit);
+    await appendAudit(client, p, [...p.audit, ...(p.notifications ?? []).map(notificationAudit)]);
     await openReviews(client, p, p.audit);
+    await insertNotifications(client, p.notifications ?? []);
     const v = p.view;
     const { rowCount } = await client.query(
       `INSERT INTO enrollments AS e (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,

@@ -22,6 +22,7 @@ import { createPool } from '../db/pool';
 import { parseDurationMs } from '../domain/terms';
 import { logger as rootLogger, type Logger } from '../logger';
 import { startTelemetry } from '../telemetry';
+import { startNotificationRelay } from '../workers/notification-relay';
 import { createWorker, workerTuning } from '../workers/worker';
 import { startPointsApi } from './points-api';
 import { startEmbeddedPostgres } from './postgres';
@@ -191,6 +192,10 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
         tracing: telemetry.tracing,
         ...workerTuning(config),
       });
+      if (config.NOTIFY_URL) {
+        const relay = startNotificationRelay({ db, notifyUrl: config.NOTIFY_URL, logger });
+        stops.push({ name: 'notification relay', stop: relay.stop });
+      }
       const running = worker.run();
       workerDone = running.catch((err: unknown) => {
         logger.fatal({ err }, 'worker failed');

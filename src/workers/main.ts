@@ -10,6 +10,7 @@ import { logger } from '../logger';
 import { temporalConnectionOptions } from '../temporal-connection';
 import { startTelemetry } from '../telemetry';
 import { startWorkerHttpServer } from './http';
+import { startNotificationRelay } from './notification-relay';
 import { createWorker, workerTuning } from './worker';
 
 async function main(): Promise<void> {
@@ -64,7 +65,9 @@ async function main(): Promise<void> {
     { taskQueue: config.TEMPORAL_TASK_QUEUE, address: config.TEMPORAL_ADDRESS, http: http?.url },
     'worker running',
   );
+  const relay = config.NOTIFY_URL ? startNotificationRelay({ db, notifyUrl: config.NOTIFY_URL, logger }) : undefined;
   await worker.run();
+  await relay?.stop();
   // Probes see 503 through the whole drain; the server goes only once nothing is left to report on.
   await http?.close();
   await connection.close();

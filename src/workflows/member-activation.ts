@@ -18,6 +18,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   sleep,
   upsertSearchAttributes,
@@ -76,6 +77,21 @@ export const PATCHES = {
    * nothing.
    */
   coalesceSearchAttributeUpserts: 'coalesce-search-attribute-upserts',
+  /**
+   * One deploy's worth of cheaper recording (issue 10), decided once at the start of a run (its marker costs one
+   * marker and one TemporalChangeVersion upsert per run, so the three changes share it):
+   * - a load heard within a state is recorded by a local activity that writes the member view and the ledger: one
+   *   marker event instead of an activity's three and the workflow task that follows it, and no trip through the
+   *   server's task queue (the read model shows the load within its own workflow task); audit lines and
+   *   notifications wait for, and verdicts take, the activity (see durableRecordDue);
+   * - notifications go to PostgreSQL with the record that caused them (a transactional outbox the worker's relay
+   *   pushes from), not through a `notify` activity each;
+   * - search attributes are upserted when the state changes (with the counted amount as of then), not whenever the
+   *   counted amount moves: the live amount is in the member view and the workflow's current details.
+   * Before: an activity per record and per notification, and an upsert for every transaction that changed the count.
+   * A run begun before the patch keeps those paths to its end (or its continue-as-new).
+   */
+  leanRecording: 'lean-recording',
 } as const;
 
 export interface ActivationInput {
@@ -124,6 +140,9 @@ export interface CarriedState {
   answers?: [updateId: string, outcome: TransactionOutcome | TransactionOutcome[]][];
 }
 
+/** At most this many audit lines wait for a durable record (bounds the carried state and the audit trail's lag). */
+const AUDIT_BATCH = 50;
+
 // A repeat comes within minutes (a retried activity, an update redelivered after continue-as-new); 100 answers of
 // up to 100 outcomes each keep the carried state small.
 const ANSWERS_KEPT = 100;
@@ -138,6 +157,13 @@ const { recordProgress } = proxyActivities<Activities>({
   summary: 'Record progress in PostgreSQL: audit lines, member view, ledger',
   startToCloseTimeout: '30s',
   // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+const { recordProgress: recordProgressLocally } = proxyLocalActivities<Activities>({
+  summary: 'Record progress in PostgreSQL: audit lines, member view, ledger, notifications',
+  startToCloseTimeout: '30s',
+  // As above: for as long as PostgreSQL is away (after a minute of local retries, the worker backs off on timers).
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
@@ -167,6 +193,9 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     updatedAt: nowIso(),
   };
 
+  // How this run records, decided once at its start (docs/versioning.md): runs begun before a patch keep its old path.
+  const lean = patched(PATCHES.leanRecording);
+
   // ---- recording -------------------------------------------------------------------------------
 
   const audit = (type: AuditEntry['type'], source: AuditEntry['source'], payload: Record<string, unknown>): void => {
@@ -182,7 +211,8 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   /** Search attributes for operators' queries, and the current details the Web UI shows, in words. */
   const publishSearchAttributes = (): void => {
     const t = totals(s.ledger, schedule);
-    if (patched(PATCHES.coalesceSearchAttributeUpserts)) {
+    // A run on the lean recording (newer) coalesces too, without a marker of its own for this older patch.
+    if (lean || patched(PATCHES.coalesceSearchAttributeUpserts)) {
       publishPending = true;
     } else {
       // Runs recorded before the patch upserted here, every time.
@@ -399,15 +429,33 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   let recording = false;
   let notifying = 0;
 
+  /**
+   * Lean recording writes a record one of two ways. Durable: the ordinary activity, scheduled by a completed workflow
+   * task, so what it writes is what the run has committed: every audit line, every notification, anything at or after
+   * the verdict. Fast: a local activity writing only the member view and the changed ledger entries (version-guarded:
+   * a newer view always wins). A local activity runs before its workflow task is committed, and a task that fails (a
+   * crashed worker, a signal arriving as the run completes) is retried with the news in a new order; the fast record
+   * is then speculative, which the view and the ledger survive (the retry writes a newer version of both at once),
+   * but an append-only audit trail and a sent notification would not. So until the verdict, audit lines wait in the
+   * outbox for the next durable record: the next notification (enrolled, goal achieved, a delayed load settled), the
+   * verdict, or AUDIT_BATCH of them. They are all written before the run ends.
+   */
+  const durableRecordDue = (): boolean =>
+    s.notifyQueue.length > 0 || s.outbox.length >= AUDIT_BATCH || (s.outbox.length > 0 && hasVerdict(s.state));
+
   const recorder = async (): Promise<void> => {
     for (;;) {
-      await condition(() => !stopping && (s.outbox.length > 0 || s.viewDirty));
+      await condition(
+        () => !stopping && (lean ? s.viewDirty || durableRecordDue() : s.outbox.length > 0 || s.viewDirty),
+      );
       recording = true;
-      const audited = s.outbox.length;
+      const durable = !lean || durableRecordDue();
+      const audited = durable ? s.outbox.length : 0;
+      const notified = lean && durable ? s.notifyQueue.length : 0;
       const changed = s.changed.splice(0);
       s.viewDirty = false;
       try {
-        await recordProgress({
+        await (durable ? recordProgress : recordProgressLocally)({
           workflowId,
           campaignId: campaign.campaignId,
           memberId,
@@ -416,8 +464,10 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
           audit: s.outbox.slice(0, audited),
           entries: changed.map((id) => s.ledger[id]),
           view: view(),
+          ...(notified > 0 ? { notifications: s.notifyQueue.slice(0, notified) } : {}),
         });
         s.outbox.splice(0, audited);
+        s.notifyQueue.splice(0, notified);
       } catch (err) {
         // Only reachable if the workflow is being cancelled; keep what was not written for the next try.
         for (const id of changed) if (!s.changed.includes(id)) s.changed.push(id);
@@ -454,7 +504,9 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       publishPending = false;
       const countedCents = totals(s.ledger, schedule).countedCents;
       const current = workflowInfo().typedSearchAttributes;
-      if (current.get(ActivationStateKey) === s.state && current.get(CountedCentsKey) === countedCents) continue;
+      if (current.get(ActivationStateKey) === s.state) {
+        if (lean || current.get(CountedCentsKey) === countedCents) continue;
+      }
       upsertSearchAttributes([
         { key: ActivationStateKey, value: s.state },
         { key: CountedCentsKey, value: countedCents },
@@ -463,7 +515,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   };
 
   void recorder();
-  void notifier();
+  if (!lean) void notifier();
   void publisher();
 
   const idle = (): boolean =>

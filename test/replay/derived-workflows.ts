@@ -1,7 +1,8 @@
 /**
- * Workflow bundles derived from the real member workflow with its patch decided one way, to play a deploy through:
- * `before-patch` is the code as it was before the patch (the old branch, always), `unguarded` is the same change
- * shipped without `patched()` (the new branch, always). Both register `memberActivation`, the production type name.
+ * Workflow bundles derived from the real member workflow with its patches decided one way, to play a deploy through:
+ * `before-patch` is the code as it was before every patch (the old branches, always), `unguarded` is the first patch's
+ * change (`coalesce-search-attribute-upserts`) shipped without `patched()` (its new branch, always; the later patches'
+ * old branches). Both register `memberActivation`, the production type name.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,21 +10,32 @@ import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { repoRoot } from '../../src/dev/tools';
 import { workflowBundle } from '../support/temporal';
 
-export type Variant = 'before-patch' | 'unguarded';
+/**
+ * - `before-patch`: the code before every patch (all old branches);
+ * - `unguarded`: the coalesce change shipped without `patched()` (its new branch always, later patches' old ones);
+ * - `before-lean-recording`: the code between the two deploys (coalesce guarded as shipped, lean recording off).
+ */
+export type Variant = 'before-patch' | 'unguarded' | 'before-lean-recording';
 
 const PATCH_CALL = 'patched(PATCHES.coalesceSearchAttributeUpserts)';
+const LEAN_CALL = 'patched(PATCHES.leanRecording)';
 
 /** Bundles the variant and returns the bundle's path. */
 export async function bundleMemberWorkflow(variant: Variant): Promise<string> {
   const root = repoRoot();
   const source = readFileSync(path.join(root, 'src', 'workflows', 'member-activation.ts'), 'utf8');
-  if (!source.includes(PATCH_CALL)) {
+  if (!source.includes(PATCH_CALL) || !source.includes(LEAN_CALL)) {
     throw new Error(
-      `src/workflows/member-activation.ts no longer calls ${PATCH_CALL}: update this test with the patch`,
+      `src/workflows/member-activation.ts no longer calls ${PATCH_CALL} and ${LEAN_CALL}: update this test`,
     );
   }
-  const derived = source
-    .replaceAll(PATCH_CALL, variant === 'unguarded' ? 'true' : 'false')
+  const decided =
+    variant === 'before-lean-recording'
+      ? source.replaceAll(LEAN_CALL, 'false')
+      : source
+          .replaceAll(PATCH_CALL, variant === 'unguarded' ? 'true' : 'false')
+          .replace(/patched\(PATCHES\.[A-Za-z]+\)/g, 'false');
+  const derived = decided
     // The copy lives elsewhere; its imports must still reach the real modules.
     .replace(/from '\.\.\//g, `from '${path.join(root, 'src')}/`)
     .replace(/from '\.\//g, `from '${path.join(root, 'src', 'workflows')}/`);

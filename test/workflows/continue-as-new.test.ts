@@ -96,7 +96,14 @@ describe('continue-as-new', () => {
       await eventually(async () => (await m.view()).countedCents === expectedCents, 30_000);
       expect((await m.handle.describe()).runId).not.toBe(m.handle.firstExecutionRunId);
 
-      // The audit trail (written by the recorder across runs) holds each delivery once: 60 + 20 duplicates.
+      const view = await m.handle.executeUpdate(cancelUpdate, { args: [{ reason: 'test over' }] });
+      expect(view).toMatchObject({ state: 'CANCELLED', countedCents: expectedCents });
+      expect(await m.handle.result()).toMatchObject({ state: 'CANCELLED' });
+      const row = await getEnrollment(bench.db, TERMS.campaignId, 'racing');
+      expect(row).toMatchObject({ state: 'CANCELLED', countedCents: expectedCents });
+
+      // The audit trail (written by the recorder across runs; lines of news within a state wait for the next durable
+      // record, the verdict's at the latest) holds each delivery once: 60 + 20 duplicates.
       const received = await eventually(async () => {
         const trail = await auditTrail(bench.db, m.handle.workflowId);
         const r = trail.filter((a) => a.type === 'TRANSACTION_RECEIVED');
@@ -106,11 +113,5 @@ describe('continue-as-new', () => {
       expect(received.filter((a) => a.type === 'CONTINUED_AS_NEW').length).toBeGreaterThan(1);
       const outcomes = received.filter((a) => a.type === 'TRANSACTION_RECEIVED').map((a) => a.payload.outcome);
       expect(outcomes.filter((o) => o === 'DUPLICATE')).toHaveLength(20);
-
-      const view = await m.handle.executeUpdate(cancelUpdate, { args: [{ reason: 'test over' }] });
-      expect(view).toMatchObject({ state: 'CANCELLED', countedCents: expectedCents });
-      expect(await m.handle.result()).toMatchObject({ state: 'CANCELLED' });
-      const row = await getEnrollment(bench.db, TERMS.campaignId, 'racing');
-      expect(row).toMatchObject({ state: 'CANCELLED', countedCents: expectedCents });
     }));
 });

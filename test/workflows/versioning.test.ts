@@ -108,10 +108,18 @@ async function upsertsAndMarker(handle: WorkflowHandle) {
       .filter((e) => upserted(e).some((k) => k === ActivationStateKey.name || k === CountedCentsKey.name))
       .map((e) => Number(e.eventId)),
     marker: describeRun(history).patches.includes(PATCH)
-      ? Number(events.find((e) => e.eventType === EventType.EVENT_TYPE_MARKER_RECORDED)!.eventId)
+      ? Number(events.find((e) => markerOf(e) === PATCH)!.eventId)
       : undefined,
     changeVersions,
   };
+}
+
+/** The patch id a marker event records, if it is a patch marker. */
+function markerOf(e: temporal.api.history.v1.IHistoryEvent): string | undefined {
+  const marker = e.markerRecordedEventAttributes;
+  if (e.eventType !== EventType.EVENT_TYPE_MARKER_RECORDED || marker?.markerName !== 'core_patch') return undefined;
+  const payload = marker.details?.['patch-data']?.payloads?.[0];
+  return payload ? defaultPayloadConverter.fromPayload<{ id?: string }>(payload).id : undefined;
 }
 
 const searchAttributes = async (handle: WorkflowHandle) => {
@@ -132,9 +140,11 @@ describe(`the patch ${PATCH}`, () => {
   });
 
   it('a new run records the marker and upserts at most once per workflow task, only when the values change', async () => {
+    // The code as it was between this patch and the lean recording (which coalesces too, without this marker).
+    const betweenDeploys = await bundleMemberWorkflow('before-lean-recording');
     env = await createTimeSkippingEnv();
     const taskQueue = `versioning-${++queue}`;
-    const w = await worker(env, taskQueue, workflowBundle().codePath);
+    const w = await worker(env, taskQueue, betweenDeploys);
     await w.runUntil(async () => {
       const m = await enroll(env!, taskQueue, 'coalesced');
       const lines = [1, 2, 3, 4, 5].map((n) => load('coalesced', n, 12_000));
@@ -151,8 +161,10 @@ describe(`the patch ${PATCH}`, () => {
       expect(await searchAttributes(m)).toEqual({ state: 'GOAL_ACHIEVED', counted: 60_000 });
 
       const before = await upsertsAndMarker(m);
-      // At the start (ENROLLED, 0) and once for the five lines; none for the two that changed nothing.
-      expect(before.upserts).toHaveLength(2);
+      // At the start (ENROLLED, 0) unless the five lines came in the same workflow task (the first task waits for
+      // its local activity, the recorder's), and once for the five lines; none for the two that changed nothing.
+      expect(before.upserts.length).toBeGreaterThanOrEqual(1);
+      expect(before.upserts.length).toBeLessThanOrEqual(2);
       expect(before.marker).toBeDefined();
       expect(before.marker!).toBeLessThan(before.upserts[0]);
       // With the marker, the SDK tags the run (TemporalChangeVersion) so that operators can find it by patch.
@@ -164,8 +176,9 @@ describe(`the patch ${PATCH}`, () => {
       expect(await searchAttributes(m)).toEqual({ state: 'COMPLETED', counted: 60_000 });
       const after = await upsertsAndMarker(m);
       // + CONFIRMING, PENDING_REWARD, COMPLETED. The code before the patch made 11 (one per line, duplicate, settlement).
-      expect(after.upserts).toHaveLength(5);
+      expect(after.upserts).toHaveLength(before.upserts.length + 3);
       await saveHistory('patched', `${PATCH}-new-run`, m);
+      // The current code replays it: the run stays off the lean recording to its end.
       await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, after.history, m.workflowId);
     });
   });
