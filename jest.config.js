@@ -22,6 +22,12 @@ module.exports = {
   testTimeout: 120000,
   maxWorkers: 2,
   // Data directories of embedded servers must never be crawled for tests or watched.
-  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.data/', '<rootDir>/.test-data/', '<rootDir>/.tools/'],
+  modulePathIgnorePatterns: [
+    '<rootDir>/dist/',
+    '<rootDir>/dist-bench/',
+    '<rootDir>/.data/',
+    '<rootDir>/.test-data/',
+    '<rootDir>/.tools/',
+  ],
   watchPathIgnorePatterns: ['<rootDir>/.data/', '<rootDir>/.test-data/'],
 };

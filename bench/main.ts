@@ -5,12 +5,16 @@
  * code versions. Each benchmark writes one JSON file and a row per measured tree to bench/results/README.md
  * (`--out DIR` writes there instead). It measures and records; it never fails because something is slow.
  */
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../src/dev/tools';
 import { gitInfo, interruption, say } from './lib/common';
 import { commitTree, currentTree, type CodeTree } from './lib/product';
 import { machine, record } from './lib/results';
+import { ENROLLMENTS_DEFAULTS, ENROLLMENTS_QUICK, measureEnrollments, type EnrollTreeResult } from './enrollments';
+import { measureRewards, REWARDS_DEFAULTS, REWARDS_QUICK, type RewardsResult } from './rewards';
+import { measureStore, STORE_DEFAULTS, STORE_QUICK } from './store';
 import {
   KNEE_P99_MS,
   measureTransactions,
@@ -21,7 +25,8 @@ import {
 
 const HELP = `Usage: npm run bench -- [name …] [options]
 
-Benchmarks: ${'transactions'} (default: all).
+Benchmarks: transactions, enrollments, store, rewards, settlement (default: all, in that order).
+--against applies to transactions, enrollments and rewards (store and settlement measure this tree only).
 
 Options:
   --quick           a smoke run of each benchmark: small sizes, short phases (CI runs this; figures mean little)
@@ -39,7 +44,215 @@ interface Run {
 
 type Benchmark = (run: Run, trees: CodeTree[]) => Promise<void>;
 
-const BENCHMARKS: Record<string, Benchmark> = { transactions: transactionsBenchmark };
+const BENCHMARKS: Record<string, Benchmark> = {
+  transactions: transactionsBenchmark,
+  enrollments: enrollmentsBenchmark,
+  store: storeBenchmark,
+  rewards: rewardsBenchmark,
+  settlement: settlementBenchmark,
+};
+
+const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
+const ratio = (a: number | null | undefined, b: number | null | undefined) =>
+  a && b ? Math.round((a / b) * 100) / 100 : null;
+const notesOf = (run: Run, extra: string[] = []) =>
+  [...extra, ...(run.note ? [run.note.replace(/\|/g, '/')] : [])].join('; ');
+
+async function enrollmentsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? ENROLLMENTS_QUICK : ENROLLMENTS_DEFAULTS;
+  const results: EnrollTreeResult[] = [];
+  for (const tree of trees) results.push(await measureEnrollments(tree, o));
+  const [mine, theirs] = results;
+  const rows = results.map((r) => {
+    const atKnee = r.rounds.filter((x) => x.path === 'api' && x.rate === r.knee.api)[0];
+    const rawAtKnee = r.rounds.filter((x) => x.path === 'raw' && x.rate === r.knee.api)[0];
+    return [
+      when(at),
+      r.tree.label,
+      run.quick ? 'quick' : 'full',
+      `${r.knee.api ?? '–'} / ${r.knee.raw ?? '–'}`,
+      atKnee ? `${atKnee.ack?.p99} / ${rawAtKnee?.ack?.p99 ?? '–'}` : '–',
+      atKnee ? `${atKnee.eventsPerEnrollment} / ${rawAtKnee?.eventsPerEnrollment ?? '–'}` : '–',
+      atKnee ? ['node', 'temporal', 'postgres'].map((n) => atKnee.cpuSecondsPer1000[n] ?? 0).join(' / ') : '–',
+      notesOf(
+        run,
+        theirs
+          ? [r === mine ? `vs ${theirs.tree.label}: knee ×${ratio(mine.knee.api, theirs.knee.api) ?? '–'}` : 'baseline']
+          : [],
+      ),
+    ];
+  });
+  const file = record(
+    run.out,
+    'enrollments',
+    at,
+    {
+      benchmark: 'enrollments',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      trees: results,
+    },
+    {
+      heading: 'Enrollments (`npm run bench -- enrollments`)',
+      intro: `Open-loop \`POST /v1/campaigns/{id}/enrollments\` for new members, stepped up, each step as an API round and a raw
+round (the Temporal client starting the same workflow, without the row, the audit line and the notification the API
+writes in the transaction around the start), interleaved.
+
+- **knee API / raw**: the highest rate (enrollments/s) at which every request was answered with an ack p99 ≤ 200 ms.
+- **ack p99**, **events/enrollment** (history events of a sample of the runs) and **CPU s/1000** (node / Temporal dev
+  server / PostgreSQL) at the API's knee, API / raw.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'knee API / raw',
+        'ack p99 API / raw',
+        'events/enrollment API / raw',
+        'CPU s/1000',
+        'notes',
+      ],
+    },
+    rows,
+  );
+  say(`enrollments: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+async function storeBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? STORE_QUICK : STORE_DEFAULTS;
+  const result = await measureStore(trees[0], o);
+  const rows = result.levels.map((l) => [
+    when(at),
+    result.tree.label,
+    run.quick ? 'quick' : 'full',
+    l.enrollments,
+    `${l.enroll.throughput} (${l.enroll.ack?.p99} ms p99)`,
+    `${l.freshness?.p50} / ${l.freshness?.p99}`,
+    `${l.ack?.p99}`,
+    l.nodeRssMb,
+    `${l.postgresBytesPerEnrollment} / ${l.temporalBytesPerEnrollment}`,
+    notesOf(run, l.unseen ? [`${l.unseen} transactions unseen`] : []),
+  ]);
+  const file = record(
+    run.out,
+    'store',
+    at,
+    {
+      benchmark: 'store',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      ...result,
+    },
+    {
+      heading: 'The store as it grows (`npm run bench -- store`)',
+      intro: `Enrollments at a steady open-loop rate up to each level, then, once the store is quiet, transactions at a fixed rate
+for members spread over the whole store (most of them long out of the worker's cache: a signal replays their
+history first), and what the sleeping enrollments cost.
+
+- **enrolled/s**: the enrollments' throughput on the way to the level (their ack p99).
+- **fresh p50 / p99** (ms): from the 202 to the read model showing the transaction; **ack p99** (ms) of those.
+- **node RSS MB**: the product's node process (API and worker) with the store asleep.
+- **bytes/enrollment PG / Temporal**: growth of PostgreSQL's data directory and of the dev server's SQLite files, per
+  enrollment (WAL included; PostgreSQL's preallocated segments make its figure coarse at small levels).`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'enrollments',
+        'enrolled/s',
+        'fresh p50 / p99',
+        'ack p99',
+        'node RSS MB',
+        'bytes/enrollment PG / Temporal',
+        'notes',
+      ],
+    },
+    rows,
+  );
+  say(`store: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+async function rewardsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? REWARDS_QUICK : REWARDS_DEFAULTS;
+  const results: RewardsResult[] = [];
+  for (const tree of trees) results.push(await measureRewards(tree, o));
+  const rows = results.map((r) => [
+    when(at),
+    r.tree.label,
+    run.quick ? 'quick' : 'full',
+    o.members,
+    `${o.limit} × ${o.latencyMs} ms`,
+    r.rewardsPerSecond ?? '–',
+    r.boundPerSecond,
+    `${r.firstMs ?? '–'} / ${r.lastMs ?? '–'}`,
+    `${r.completed} / ${r.credits} / ${r.distinctCreditedMembers}`,
+    r.refusedAttempts,
+    notesOf(run),
+  ]);
+  const file = record(
+    run.out,
+    'rewards',
+    at,
+    {
+      benchmark: 'rewards',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      trees: results,
+    },
+    {
+      heading: 'Reward burst (`npm run bench -- rewards`)',
+      intro: `\`members\` eligible enrollments whose verdicts fall due in the same second, against a points API that answers each
+credit after a latency and refuses more than its limit at once (429); the worker keeps at most that many credits in
+flight (POINTS_API_MAX_CONCURRENT).
+
+- **rewards/s**: COMPLETED per second from the first to the last; **bound**: limit / latency (Little's law).
+- **first / last** (ms after the due time); **completed / credits / members credited**: none lost, none doubled when
+  all three equal \`members\`; **429s**: credit attempts the points API refused for its limit.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'members',
+        'API limit',
+        'rewards/s',
+        'bound/s',
+        'first / last ms',
+        'completed / credits / members',
+        '429s',
+        'notes',
+      ],
+    },
+    rows,
+  );
+  say(`rewards: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+/** The settlement benchmark is its own program (`npm run bench:settlement`, with more options): run it as such. */
+async function settlementBenchmark(run: Run): Promise<void> {
+  const args = [
+    path.join(repoRoot(), 'dist-bench', 'bench', 'settlement.js'),
+    ...(run.quick ? ['--lines', '2000', '--members', '50'] : []),
+    '--out',
+    run.out,
+    ...(run.note ? ['--note', run.note] : []),
+  ];
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: 'inherit' });
+    child.once('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`the settlement benchmark exited with ${code}`);
+}
 
 async function transactionsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
   const at = new Date();
@@ -47,8 +260,6 @@ async function transactionsBenchmark(run: Run, trees: CodeTree[]): Promise<void>
   const results: TreeResult[] = [];
   for (const tree of trees) results.push(await measureTransactions(tree, o));
   const [mine, theirs] = results;
-  const ratio = (a: number | null | undefined, b: number | null | undefined) =>
-    a && b ? Math.round((a / b) * 100) / 100 : null;
   const comparisons = theirs
     ? {
         kneeRatio: ratio(mine.knee.api, theirs.knee.api),

@@ -15,19 +15,16 @@
  */
 import { once } from 'node:events';
 import {
-  appendFileSync,
   chmodSync,
   closeSync,
   createReadStream,
   createWriteStream,
-  existsSync,
   mkdirSync,
   mkdtempSync,
   openSync,
   readSync,
   rmSync,
   statSync,
-  writeFileSync,
 } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,6 +52,7 @@ import {
 import type { BatchReport } from '../src/db/settlements';
 import { startStack, type Stack } from '../src/dev/stack';
 import { freeStackPorts, repoRoot } from '../src/dev/tools';
+import { record } from './lib/results';
 import type { Channel, TransactionEvent } from '../src/domain/model';
 import { SETTLEMENT_HEADER, type SettlementRecord } from '../src/domain/settlement';
 import { logger } from '../src/logger';
@@ -97,6 +95,7 @@ Options:
   --raw KIND        how the raw baseline sends each line: signals (the \`transaction\` signal, default) or
                     updates (the \`applyTransaction\` update, which waits for the workflow's answer)
   --note TEXT       free text for the notes column of bench/results/README.md
+  --out DIR         write the results there instead of bench/results
   -h, --help        this text
 
 The worker tuning variables (WORKER_MAX_CACHED_WORKFLOWS, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
@@ -109,6 +108,8 @@ interface Options {
   concurrency: number;
   raw: RawKind;
   note?: string;
+  /** Where results go (default bench/results). */
+  out?: string;
 }
 
 type RawKind = 'signals' | 'updates';
@@ -124,6 +125,7 @@ function parseOptions(argv: string[]): Options | 'help' {
       concurrency: { type: 'string' },
       note: { type: 'string' },
       raw: { type: 'string' },
+      out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -145,6 +147,7 @@ function parseOptions(argv: string[]): Options | 'help' {
     concurrency: positive('concurrency', values.concurrency, DEFAULT_CONCURRENCY, 1_000),
     raw: rawKind(values.raw),
     ...(values.note ? { note: values.note } : {}),
+    ...(values.out ? { out: path.resolve(values.out) } : {}),
   };
 }
 
@@ -465,36 +468,12 @@ async function rawBaseline(
 
 // ---- recording ------------------------------------------------------------------------------------------------------
 
-const README_HEADER = `# Benchmark results
-
-Committed results of the benchmarks under \`bench/\`. One JSON file per run holds everything (machine, parameters,
-timings per phase, counts); the table below has one row per run, appended by the benchmark. The machines are shared
-and noisy: compare rows from the same machine, and look at the JSON (load average, CPU time) before reading much
-into a difference.
-
-## Settlement (\`npm run bench:settlement\`)
-
-A generated settlement file of \`lines\` lines (settled and returned loads, no withdrawals) for \`members\` enrolled
-members, streamed to \`POST /v1/settlements\` on the full local stack, against the same number of settlement events
-sent straight to other members' workflows with the Temporal client, as \`transaction\` signals (rows noted
-"raw as updates": as \`applyTransaction\` updates, each awaiting the workflow's answer; \`--raw updates\` still does that).
-
-- **batch rec/s**: \`lines\` / (upload + apply), end to end: from the first byte posted until the batch report says
-  COMPLETED. The apply-only rate is in the JSON (\`batch.applyRecordsPerSec\`).
-- **raw rec/s**: \`lines\` / time to send the same number of signals straight to the member workflows, at the same
-  concurrency as the batch, one signal per line, until the workflows have applied them all (every transaction has its
-  ledger entry in the read model). The send-only rate is in the JSON (\`raw.sendRecordsPerSec\`). Signals carry no
-  answer, no per-line outcome and no exactly-once guarantee across a crashed sender; the batch has all three, and
-  groups a member's lines of a chunk into one \`applyTransactions\` update.
-- **ratio**: batch rec/s / raw rec/s (above 1: the batch beats sending every line as its own update).
-- **peak RSS MB**: peak resident memory of the benchmark process, which also runs the API and the worker (PostgreSQL
-  and the Temporal server are separate processes; their peak and their CPU time per phase are in the JSON).
-- **notes**: non-default concurrency or worker tuning, anything unexpected in the counts, and \`--note\` text;
-  the JSON file's name.
-
-| date | lines | members | batch rec/s | raw rec/s | ratio | peak RSS MB | notes |
-| ---- | ----: | ------: | ----------: | --------: | ----: | ----------: | ----- |
-`;
+export const SETTLEMENT_SECTION = {
+  heading: 'Settlement (`npm run bench:settlement`)',
+  intro:
+    "A generated settlement file of `lines` lines (settled and returned loads, no withdrawals) for `members` enrolled\nmembers, streamed to `POST /v1/settlements` on the full local stack, against the same number of settlement events\nsent straight to other members' workflows with the Temporal client, as `transaction` signals (rows noted\n\"raw as updates\": as `applyTransaction` updates, each awaiting the workflow's answer; `--raw updates` still does that).\n\n- **batch rec/s**: `lines` / (upload + apply), end to end: from the first byte posted until the batch report says\n  COMPLETED. The apply-only rate is in the JSON (`batch.applyRecordsPerSec`).\n- **raw rec/s**: `lines` / time to send the same number of signals straight to the member workflows, at the same\n  concurrency as the batch, one signal per line, until the workflows have applied them all (every transaction has its\n  ledger entry in the read model). The send-only rate is in the JSON (`raw.sendRecordsPerSec`). Signals carry no\n  answer, no per-line outcome and no exactly-once guarantee across a crashed sender; the batch has all three, and\n  groups a member's lines of a chunk into one `applyTransactions` update.\n- **ratio**: batch rec/s / raw rec/s (above 1: the batch beats sending every line as its own update).\n- **peak RSS MB**: peak resident memory of the benchmark process, which also runs the API and the worker (PostgreSQL\n  and the Temporal server are separate processes; their peak and their CPU time per phase are in the JSON).\n- **notes**: non-default concurrency or worker tuning, anything unexpected in the counts, and `--note` text;\n  the JSON file's name.",
+  columns: ['date', 'lines', 'members', 'batch rec/s', 'raw rec/s', 'ratio', 'peak RSS MB', 'notes'],
+};
 
 // ---- main -----------------------------------------------------------------------------------------------------------
 
@@ -519,7 +498,7 @@ async function main(): Promise<number> {
   Runtime.install({ logger: new DefaultLogger(runtimeLevels[logLevel] ?? 'ERROR') });
 
   const root = repoRoot();
-  const resultsDir = path.join(root, 'bench', 'results');
+  const resultsDir = opts.out ?? path.join(root, 'bench', 'results');
   const runAt = new Date();
   const stamp = runAt
     .toISOString()
@@ -706,7 +685,6 @@ async function main(): Promise<number> {
     if (opts.note) notes.push(opts.note.replace(/\|/g, '/'));
 
     rss.stop();
-    const resultFile = path.join(resultsDir, `settlement-${stamp}.json`);
     const cpus = os.cpus();
     const result = {
       benchmark: 'settlement',
@@ -799,10 +777,6 @@ async function main(): Promise<number> {
       childrenPeakRssMb: mb(rss.childPeak),
       notes,
     };
-    mkdirSync(resultsDir, { recursive: true });
-    writeFileSync(resultFile, `${JSON.stringify(result, null, 2)}\n`);
-    const readme = path.join(resultsDir, 'README.md');
-    if (!existsSync(readme)) writeFileSync(readme, README_HEADER);
     const row = [
       runAt.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       lines,
@@ -811,10 +785,12 @@ async function main(): Promise<number> {
       rawRate,
       ratio ?? 'n/a',
       mb(rss.peak),
-      [...notes, `\`${path.basename(resultFile)}\``].join('; '),
+      notes.join('; '),
     ];
-    appendFileSync(readme, `| ${row.join(' | ')} |\n`);
-    say(`wrote ${path.relative(root, resultFile)} and a row in ${path.relative(root, readme)}`);
+    const resultFile = record(resultsDir, 'settlement', runAt, result, SETTLEMENT_SECTION, [row]);
+    say(
+      `wrote ${path.relative(root, resultFile)} and a row in ${path.relative(root, path.join(resultsDir, 'README.md'))}`,
+    );
     say(`batch ${batchRate} records/s, raw ${rawRate} records/s, ratio ${ratio ?? 'n/a'}, peak RSS ${mb(rss.peak)} MB`);
 
     await shutdown();

@@ -42,6 +42,8 @@ const schema = z.object({
   POINTS_API_URL: optionalUrl,
   POINTS_API_PORT: port.default(4010),
   POINTS_API_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  /** Credit requests one worker process has in flight at most; unset → no limit. */
+  POINTS_API_MAX_CONCURRENT: z.coerce.number().int().min(1).max(10_000).optional(),
   NOTIFY_URL: optionalUrl,
   EMBEDDED_PG_PORT: port.default(5433),
   CAMPAIGN_ID: z

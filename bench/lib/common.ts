@@ -56,6 +56,8 @@ export async function pool(count: number, concurrency: number, task: (i: number)
 export interface ChildUsage {
   cpuMs: Record<string, number>;
   rss: number;
+  /** Resident memory by process name (bytes). */
+  rssByName: Record<string, number>;
 }
 
 const CLOCK_TICKS_PER_S = 100; // USER_HZ: 100 on every Linux this runs on
@@ -86,11 +88,12 @@ export function childUsage(): ChildUsage | undefined {
     }
     const children = new Map<number, typeof procs>();
     for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
-    const usage: ChildUsage = { cpuMs: {}, rss: 0 };
+    const usage: ChildUsage = { cpuMs: {}, rss: 0, rssByName: {} };
     const todo = [...(children.get(process.pid) ?? [])];
     for (let p = todo.pop(); p; p = todo.pop()) {
       usage.cpuMs[p.name] = (usage.cpuMs[p.name] ?? 0) + (p.cpuTicks * 1000) / CLOCK_TICKS_PER_S;
       usage.rss += p.rssPages * PAGE_BYTES;
+      usage.rssByName[p.name] = (usage.rssByName[p.name] ?? 0) + p.rssPages * PAGE_BYTES;
       todo.push(...(children.get(p.pid) ?? []));
     }
     return usage;

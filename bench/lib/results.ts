@@ -12,6 +12,7 @@ export interface Section {
   heading: string;
   /** What the columns mean; written once, when the section is created. */
   intro: string;
+  /** The last one is the notes, which end with the JSON file's name. */
   columns: string[];
 }
 
@@ -47,11 +48,16 @@ export function record(
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   const readme = path.join(dir, 'README.md');
   let text = existsSync(readme) ? readFileSync(readme, 'utf8') : '# Benchmark results\n';
-  const lines = rows.map((r) => `| ${[...r.map(String), `\`${path.basename(file)}\``].join(' | ')} |`);
+  // The last column is the notes; the JSON file's name ends them.
+  const lines = rows.map((r) => {
+    const cells = r.map(String);
+    const notes = cells.pop() ?? '';
+    return `| ${[...cells, [notes, `\`${path.basename(file)}\``].filter(Boolean).join('; ')].join(' | ')} |`;
+  });
   const heading = `## ${section.heading}`;
   const start = text.indexOf(`${heading}\n`);
   if (start < 0) {
-    const header = [...section.columns, 'file'];
+    const header = section.columns;
     text =
       `${text.trimEnd()}\n\n${heading}\n\n${section.intro.trim()}\n\n` +
       `| ${header.join(' | ')} |\n| ${header.map(() => '---').join(' | ')} |\n${lines.join('\n')}\n`;

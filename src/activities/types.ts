@@ -42,6 +42,14 @@ export interface ProgressRecord {
   view: MemberView;
   /** Notifications caused by what is recorded: into the outbox, in the same transaction (the relay pushes them). */
   notifications?: NotificationMessage[];
+  /**
+   * What the record measures, for the worker's metrics: `heard`, the `receivedAt` of each piece of news it carries
+   * (freshness: our edge heard it → the read model shows it); `historyEvents`, the run's history growth since its
+   * previous record (events per piece of news). Absent from records of older workflow code.
+   */
+  measures?: { heard: string[]; historyEvents: number };
+  /** Written only if this record creates the enrollment's row (its start was never recorded by the API). */
+  ifNew?: { audit: AuditEntry[]; notifications: NotificationMessage[] };
 }
 
 export interface RewardRequest {

@@ -10,7 +10,9 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
+import { appendAudit } from '../db/audit';
 import { recordLateArrival } from '../db/late';
+import { insertNotifications } from '../db/notifications';
 import { campaignReport } from '../db/report';
 import { getReview, listReviews, resolveReview, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
 import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlementFile } from '../db/settlements';
@@ -32,6 +34,7 @@ import { hasVerdict, rewardIdempotencyKey, workflowIdFor, type TransactionEvent 
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
 import { canonicalTime } from '../domain/time';
 import type { MemberView } from '../domain/view';
+import { enrolledAudit, enrolledNotification } from '../workflows/enrolled';
 import { ErrorType, cancelUpdate, transactionSignal } from '../workflows/messages';
 import type { ActivationInput, memberActivation } from '../workflows/member-activation';
 import {
@@ -134,6 +137,7 @@ export function createService(deps: ServiceDeps) {
         memberId,
         schedule,
         rewardRetryForMs: deps.rewardRetryForMs,
+        recordedAtEnrollment: true,
         ...(deps.historyEventLimit ? { historyEventLimit: deps.historyEventLimit } : {}),
       };
       const row = {
@@ -148,6 +152,10 @@ export function createService(deps: ServiceDeps) {
       // workflow, and a twin request waits at its insert until this one has committed, then finds the row.
       const created = await inTransaction(db, async (client) => {
         if (!(await insertEnrollment(client, row))) return false;
+        // The start's record, in the same transaction as the row: the run has nothing to write before its first news.
+        const at = new Date().toISOString();
+        await appendAudit(client, row, [enrolledAudit(terms, schedule, at)]);
+        await insertNotifications(client, [enrolledNotification(workflowId, memberId, terms, schedule, at)]);
         try {
           await call(() =>
             temporal.workflow.start<typeof memberActivation>('memberActivation', {

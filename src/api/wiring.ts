@@ -5,6 +5,7 @@
 import { Client } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type express from 'express';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config';
 import type { Db } from '../db/pool';
 import type { Logger } from '../logger';
@@ -22,6 +23,8 @@ export interface ApiWiring {
   logger: Logger;
   /** Test hook: continue-as-new earlier than the server suggests. */
   historyEventLimit?: number;
+  /** The registry /metrics serves (npm start shares it with the worker's activities). */
+  metricsRegistry?: Registry;
 }
 
 export function createApiFromConfig(w: ApiWiring): express.Express {
@@ -42,6 +45,7 @@ export function createApiFromConfig(w: ApiWiring): express.Express {
     service,
     logger: w.logger,
     reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
+    ...(w.metricsRegistry ? { metricsRegistry: w.metricsRegistry } : {}),
     ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
   });
 }

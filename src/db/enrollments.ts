@@ -146,7 +146,7 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
     await openReviews(client, p, p.audit);
     await insertNotifications(client, p.notifications ?? []);
     const v = p.view;
-    const { rowCount } = await client.query(
+    const { rows: upserted } = await client.query<{ inserted: boolean }>(
       `INSERT INTO enrollments AS e (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,
               target_cents, reward_points, counted_cents, instant_cents, settled_cents, pending_cents,
               disqualified_by, reward, verdict, version, updated_at)
@@ -156,7 +156,8 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
          settled_cents = EXCLUDED.settled_cents, pending_cents = EXCLUDED.pending_cents,
          disqualified_by = EXCLUDED.disqualified_by, reward = EXCLUDED.reward, verdict = EXCLUDED.verdict,
          version = EXCLUDED.version, updated_at = EXCLUDED.updated_at
-       WHERE e.version < EXCLUDED.version`,
+       WHERE e.version < EXCLUDED.version
+       RETURNING (xmax = 0) AS inserted`,
       [
         p.campaignId,
         p.memberId,
@@ -178,7 +179,12 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
         v.updatedAt,
       ],
     );
-    const viewUpdated = rowCount === 1;
+    const viewUpdated = upserted.length === 1;
+    // This record made the row: the enrollment's start was never recorded (the API's transaction was lost).
+    if (upserted[0]?.inserted && p.ifNew) {
+      await appendAudit(client, p, [...p.ifNew.audit, ...p.ifNew.notifications.map(notificationAudit)]);
+      await insertNotifications(client, p.ifNew.notifications);
+    }
     // A stale retry (a newer record already landed) must not roll ledger rows back.
     if (viewUpdated && p.entries.length > 0) {
       await client.query(

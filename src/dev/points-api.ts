@@ -225,12 +225,39 @@ const creditView = (c: Credit) => ({
 const sameRequest = (c: Credit, r: CreditRequest) =>
   c.memberId === r.memberId && c.campaignId === r.campaignId && c.points === r.points && c.reason === r.reason;
 
-export function createPointsApp(ledger: CreditLedger, faults: FaultQueue = new FaultQueue()): Express {
+/** How a real points API behaves under load, for benchmarks: how long a credit takes, and how many at once it takes. */
+export interface PointsApiBehaviour {
+  /** Every credit request is answered after this long. */
+  latencyMs?: number;
+  /** More credit requests than this in flight: the extra ones get 429 with `Retry-After: 1`, nothing credited. */
+  maxConcurrent?: number;
+}
+
+export function createPointsApp(
+  ledger: CreditLedger,
+  faults: FaultQueue = new FaultQueue(),
+  behaviour: PointsApiBehaviour = {},
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '64kb' }));
+  let inFlight = 0;
 
-  app.post('/v1/credits', (req, res) => {
+  app.post('/v1/credits', async (req, res) => {
+    if (behaviour.maxConcurrent !== undefined && inFlight >= behaviour.maxConcurrent) {
+      res.set('Retry-After', '1');
+      return sendError(res, new HttpError(429, 'TOO_MANY_REQUESTS', `more than ${behaviour.maxConcurrent} at once`));
+    }
+    inFlight += 1;
+    try {
+      if (behaviour.latencyMs) await new Promise((r) => setTimeout(r, behaviour.latencyMs));
+      answerCredit(req, res);
+    } finally {
+      inFlight -= 1;
+    }
+  });
+
+  const answerCredit = (req: express.Request, res: Response): void => {
     const fault = faults.take();
     if (fault === 'timeout') return; // never answered, nothing credited; released when the client gives up
     if (typeof fault === 'number' || typeof fault === 'object') {
@@ -260,7 +287,7 @@ export function createPointsApp(ledger: CreditLedger, faults: FaultQueue = new F
     if (fault === 'timeout-after-credit') return; // credited, but the answer is "lost"
     if (existing) res.set('Idempotent-Replayed', 'true');
     res.status(existing ? 200 : 201).json(creditView(credit));
-  });
+  };
 
   app.get('/v1/credits', (req, res) => {
     const { memberId, campaignId } = req.query;
@@ -317,6 +344,7 @@ export interface PointsApiOptions {
   ledgerFile?: string;
   /** Default 127.0.0.1. */
   host?: string;
+  behaviour?: PointsApiBehaviour;
 }
 
 export interface PointsApi {
@@ -333,7 +361,7 @@ export async function startPointsApi(opts: PointsApiOptions): Promise<PointsApi>
   const host = opts.host ?? '127.0.0.1';
   const ledger = new CreditLedger(opts.ledgerFile);
   const faults = new FaultQueue();
-  const app = createPointsApp(ledger, faults);
+  const app = createPointsApp(ledger, faults, opts.behaviour);
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {

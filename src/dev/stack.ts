@@ -13,6 +13,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { NativeConnection } from '@temporalio/worker';
+import { Registry } from 'prom-client';
+import { createRecordingMetrics } from '../activities/metrics';
 import { listen } from '../api/server';
 import { createApiFromConfig } from '../api/wiring';
 import { defaultCampaignTerms, type Config } from '../config';
@@ -157,6 +159,8 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
     const applied = await migrate(databaseUrl);
     if (applied.length) say(`applied migrations: ${applied.join(', ')}`);
     const db = createPool(databaseUrl, 20);
+    // One /metrics for the one process: the API's figures and the worker's activities' (read-model lag, news cost).
+    const metricsRegistry = new Registry();
     stops.push({ name: 'database pool', stop: () => db.end() });
 
     const campaign = await putCampaign(db, defaultCampaignTerms(config));
@@ -187,7 +191,14 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
         connection: workerConnection,
         namespace: config.TEMPORAL_NAMESPACE,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        deps: { db, pointsApiUrl, pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS, notifyUrl: config.NOTIFY_URL },
+        deps: {
+          db,
+          pointsApiUrl,
+          pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS,
+          notifyUrl: config.NOTIFY_URL,
+          metrics: createRecordingMetrics(metricsRegistry),
+          ...(config.POINTS_API_MAX_CONCURRENT ? { pointsApiMaxConcurrent: config.POINTS_API_MAX_CONCURRENT } : {}),
+        },
         shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
         tracing: telemetry.tracing,
         ...workerTuning(config),
@@ -224,6 +235,7 @@ export async function startStack(config: Config, opts: StackOptions = {}): Promi
         connection,
         telemetry,
         logger,
+        metricsRegistry,
         ...(opts.historyEventLimit ? { historyEventLimit: opts.historyEventLimit } : {}),
       }),
       config.PORT,

@@ -104,45 +104,59 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     'journal_mode=wal',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
   ];
-  const proc = spawnManaged({ command: cli, args, logFile: opts.logFile });
-  // Like PostgreSQL's postmaster.pid: the next start can tell a server left behind by a killed run.
-  if (proc.pid !== undefined) writeFileSync(pidFile, `${proc.pid}\n`);
-  void proc.exit.then(() => {
-    if (readPidFile(pidFile) === proc.pid) rmSync(pidFile, { force: true });
-  });
-  const host = ip.includes(':') ? `[${ip}]` : ip; // IPv6 literals need brackets in addresses and URLs
-  const address = `${host}:${opts.port}`;
-  const stop = async () => {
-    const exit = await proc.stop([
-      ['SIGTERM', STOP_GRACE_MS],
-      ['SIGKILL', 5_000],
-    ]);
-    // Gone either way; but a server that had to be killed, or had crashed, is worth an error to the caller.
-    if (exit.code !== 0) throw new Error(`Temporal dev server ${describeExit(exit)}${logHint(opts.logFile)}`);
-  };
-
-  try {
-    const connection = await waitUntilServing(address, namespace, () => {
-      opts.signal?.throwIfAborted();
-      const exited = proc.exited();
-      if (!exited) return;
-      const tail = proc.logTail().trim();
-      throw new Error(
-        `Temporal dev server ${describeExit(exited)} before it was ready` +
-          (tail ? `; last output:\n${tail}` : opts.logFile ? ` (no output in ${opts.logFile})` : ''),
-      );
-    });
+  const cliPath = cli;
+  // The CLI picks its HTTP API and metrics ports itself, free when picked; with many servers starting at once (test
+  // runs, benchmarks) another process can take one first. That is worth another try; our own ports are not.
+  for (let attempt = 1; ; attempt++) {
     try {
-      await ensureSearchAttributes(connection, namespace);
-    } finally {
-      await connection.close();
+      return await startOnce();
+    } catch (err) {
+      const clash = err instanceof Error && /(HTTP API|metrics)[^\n]*address already in use/.test(err.message);
+      if (!clash || attempt >= 3) throw err;
     }
-  } catch (err) {
-    await stop().catch(() => undefined); // the start-up error is the one to report
-    throw err;
   }
 
-  return { address, uiUrl: `http://${host}:${opts.uiPort}`, exit: proc.exit, stop };
+  async function startOnce(): Promise<TemporalDevServer> {
+    const proc = spawnManaged({ command: cliPath, args, logFile: opts.logFile });
+    // Like PostgreSQL's postmaster.pid: the next start can tell a server left behind by a killed run.
+    if (proc.pid !== undefined) writeFileSync(pidFile, `${proc.pid}\n`);
+    void proc.exit.then(() => {
+      if (readPidFile(pidFile) === proc.pid) rmSync(pidFile, { force: true });
+    });
+    const host = ip.includes(':') ? `[${ip}]` : ip; // IPv6 literals need brackets in addresses and URLs
+    const address = `${host}:${opts.port}`;
+    const stop = async () => {
+      const exit = await proc.stop([
+        ['SIGTERM', STOP_GRACE_MS],
+        ['SIGKILL', 5_000],
+      ]);
+      // Gone either way; but a server that had to be killed, or had crashed, is worth an error to the caller.
+      if (exit.code !== 0) throw new Error(`Temporal dev server ${describeExit(exit)}${logHint(opts.logFile)}`);
+    };
+
+    try {
+      const connection = await waitUntilServing(address, namespace, () => {
+        opts.signal?.throwIfAborted();
+        const exited = proc.exited();
+        if (!exited) return;
+        const tail = proc.logTail().trim();
+        throw new Error(
+          `Temporal dev server ${describeExit(exited)} before it was ready` +
+            (tail ? `; last output:\n${tail}` : opts.logFile ? ` (no output in ${opts.logFile})` : ''),
+        );
+      });
+      try {
+        await ensureSearchAttributes(connection, namespace);
+      } finally {
+        await connection.close();
+      }
+    } catch (err) {
+      await stop().catch(() => undefined); // the start-up error is the one to report
+      throw err;
+    }
+
+    return { address, uiUrl: `http://${host}:${opts.uiPort}`, exit: proc.exit, stop };
+  }
 }
 
 /** Whether `pid` is a dev server on `dbFile` (its command line names the file); false without /proc. */

@@ -16,6 +16,7 @@ import {
   fstatSync,
   mkdirSync,
   openSync,
+  readFileSync,
   readSync,
   writeSync,
 } from 'node:fs';
@@ -99,8 +100,38 @@ export async function assertPortFree(port: number, host: string, what: string): 
   });
 }
 
-/** A TCP port that was free a moment ago (the OS picks it); for tests and throwaway servers. */
-export async function findFreePort(host = '127.0.0.1'): Promise<number> {
+/**
+ * The kernel's ephemeral range (outgoing connections and `listen(0)` take their local ports from it), so a port picked
+ * below it cannot be taken by a client connection or another server's random port between the pick and the bind.
+ */
+function ephemeralRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low && high && low > 11_000) return [low, high];
+  } catch {
+    // not Linux: the IANA default
+  }
+  return [49152, 65535];
+}
+
+function canListen(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port that was free a moment ago, for tests and throwaway servers: a random one from 10000 up to the start of
+ * the ephemeral range (see above), or, if none of 50 tries is free, one the OS picks.
+ */
+export async function findFreePort(host = '127.0.0.1', avoid: ReadonlySet<number> = new Set()): Promise<number> {
+  const [low] = ephemeralRange();
+  for (let i = 0; i < 50; i++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (!avoid.has(port) && (await canListen(port, host))) return port;
+  }
   return new Promise<number>((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', reject);
@@ -118,7 +149,12 @@ export async function findFreePort(host = '127.0.0.1'): Promise<number> {
 export async function freeStackPorts(): Promise<Record<string, string>> {
   const names = ['PORT', 'EMBEDDED_PG_PORT', 'TEMPORAL_DEV_PORT', 'TEMPORAL_UI_PORT', 'POINTS_API_PORT'];
   const env: Record<string, string> = {};
-  for (const name of names) env[name] = String(await findFreePort());
+  const taken = new Set<number>();
+  for (const name of names) {
+    const port = await findFreePort('127.0.0.1', taken);
+    taken.add(port);
+    env[name] = String(port);
+  }
   return env;
 }
 

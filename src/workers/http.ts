@@ -18,6 +18,8 @@ export interface WorkerHttpDeps {
   temporalReachable: () => Promise<boolean>;
   /** The SDK's metrics in Prometheus text format; omitted → process metrics only. */
   sdkMetrics?: () => Promise<string>;
+  /** The process's own metrics (the activities' among them); default: a new registry with the process metrics. */
+  registry?: Registry;
 }
 
 export interface WorkerHttpServer {
@@ -29,7 +31,7 @@ export interface WorkerHttpServer {
 const ALIVE: ReadonlySet<State> = new Set(['INITIALIZED', 'RUNNING']);
 
 export async function startWorkerHttpServer(deps: WorkerHttpDeps): Promise<WorkerHttpServer> {
-  const registry = new Registry();
+  const registry = deps.registry ?? new Registry();
   collectDefaultMetrics({ register: registry });
 
   const json = (status: number, body: unknown) => ({ status, type: 'application/json', body: JSON.stringify(body) });

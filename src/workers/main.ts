@@ -3,6 +3,8 @@
  * SIGTERM /healthz turns 503 at once, in-flight tasks drain, then the HTTP server closes and the process exits 0.
  */
 import { NativeConnection } from '@temporalio/worker';
+import { Registry } from 'prom-client';
+import { createRecordingMetrics } from '../activities/metrics';
 import { loadConfig } from '../config';
 import { parseDurationMs } from '../domain/terms';
 import { createPool } from '../db/pool';
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     sdkMetrics: config.WORKER_HTTP_PORT !== 0,
   });
   const db = createPool(config.DATABASE_URL!);
+  const registry = new Registry();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.TEMPORAL_ADDRESS!, config));
   const worker = await createWorker({
     connection,
@@ -34,7 +37,9 @@ async function main(): Promise<void> {
       db,
       pointsApiUrl: config.POINTS_API_URL!,
       pointsApiTimeoutMs: config.POINTS_API_TIMEOUT_MS,
+      ...(config.POINTS_API_MAX_CONCURRENT ? { pointsApiMaxConcurrent: config.POINTS_API_MAX_CONCURRENT } : {}),
       notifyUrl: config.NOTIFY_URL,
+      metrics: createRecordingMetrics(registry),
     },
     shutdownGraceTimeMs: parseDurationMs(config.WORKER_SHUTDOWN_GRACE),
     tracing: telemetry.tracing,
@@ -51,6 +56,7 @@ async function main(): Promise<void> {
               .withDeadline(Date.now() + 2_000, () => connection.workflowService.getSystemInfo({}))
               .then(() => true),
           ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
+          registry,
         });
   // `on`, not `once`: a repeated signal (a supervisor's second SIGTERM) must not fall to Node's default and kill the
   // process in the middle of the drain.

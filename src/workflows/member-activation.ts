@@ -60,6 +60,7 @@ import {
   transactionSignal,
   type TransactionOutcome,
 } from './messages';
+import { enrolledAudit, enrolledNotification } from './enrolled';
 import { rewardActivityOptions } from './reward-activity';
 import { ActivationStateKey, CountedCentsKey } from './search-attributes';
 
@@ -104,6 +105,12 @@ export interface ActivationInput {
   historyEventLimit?: number;
   /** State handed over by the previous run (continue-as-new). */
   carried?: CarriedState;
+  /**
+   * Set by the API (lean recording): the transaction that started this run wrote its row, its ENROLLED audit line and
+   * notification (src/workflows/enrolled.ts), so the run has nothing to record before its first news. Its records
+   * still carry them (`ifNew`) until one has landed, for the case where that transaction was lost after the start.
+   */
+  recordedAtEnrollment?: boolean;
 }
 
 /** A transaction heard after the verdict: recorded, never applied to the ledger the verdict was made on. */
@@ -138,6 +145,10 @@ export interface CarriedState {
    * (temporalio/temporal#6375); the repeat gets the first answer and changes nothing. Absent in older runs.
    */
   answers?: [updateId: string, outcome: TransactionOutcome | TransactionOutcome[]][];
+  /** Lean runs the API recorded at enrollment: set until a record has landed (see `recordedAtEnrollment`). */
+  rowUnconfirmed?: boolean;
+  /** `receivedAt` of the news heard since the last record: the recorder's freshness and cost figures. */
+  heard?: string[];
 }
 
 /** At most this many audit lines wait for a durable record (bounds the carried state and the audit trail's lag). */
@@ -179,22 +190,26 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   const { workflowId } = workflowInfo();
   const nowIso = (): string => new Date().toISOString();
 
+  // How this run records, decided once at its start (docs/versioning.md): runs begun before a patch keep its old path.
+  const lean = patched(PATCHES.leanRecording);
+  const startedAt = workflowInfo().startTime.toISOString();
+  // The API recorded the start (lean recording): nothing to write until the first news.
+  const startRecorded = lean && !input.carried && input.recordedAtEnrollment === true;
+
   const s: CarriedState = input.carried ?? {
     state: 'ENROLLED',
     ledger: {},
     changed: [],
     seq: 0,
     outbox: [],
-    viewDirty: true,
+    viewDirty: !startRecorded,
     notifyQueue: [],
-    notified: [],
+    notified: startRecorded ? [enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id] : [],
     goalAchievedTimes: 0,
     late: [],
     updatedAt: nowIso(),
+    ...(startRecorded ? { rowUnconfirmed: true } : {}),
   };
-
-  // How this run records, decided once at its start (docs/versioning.md): runs begun before a patch keep its old path.
-  const lean = patched(PATCHES.leanRecording);
 
   // ---- recording -------------------------------------------------------------------------------
 
@@ -290,6 +305,8 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   };
 
   const accept = (ev: TransactionEvent): TransactionOutcome => {
+    // For the read model's freshness figure (activation_read_model_lag_seconds): when our edge heard it.
+    if (typeof ev?.receivedAt === 'string') (s.heard ??= []).push(ev.receivedAt);
     const problem = validateTransactionEvent(ev, memberId);
     if (problem) {
       // A signal cannot be refused; record why it was ignored so nothing disappears silently.
@@ -443,6 +460,8 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   const durableRecordDue = (): boolean =>
     s.notifyQueue.length > 0 || s.outbox.length >= AUDIT_BATCH || (s.outbox.length > 0 && hasVerdict(s.state));
 
+  // History events since the last record of this run: with `heard`, the cost of news in events.
+  let historyAtLastRecord = 0;
   const recorder = async (): Promise<void> => {
     for (;;) {
       await condition(
@@ -453,6 +472,8 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       const audited = durable ? s.outbox.length : 0;
       const notified = lean && durable ? s.notifyQueue.length : 0;
       const changed = s.changed.splice(0);
+      const heard = (s.heard ??= []).splice(0);
+      const historyLength = workflowInfo().historyLength;
       s.viewDirty = false;
       try {
         await (durable ? recordProgress : recordProgressLocally)({
@@ -465,12 +486,24 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
           entries: changed.map((id) => s.ledger[id]),
           view: view(),
           ...(notified > 0 ? { notifications: s.notifyQueue.slice(0, notified) } : {}),
+          measures: { heard, historyEvents: historyLength - historyAtLastRecord },
+          ...(s.rowUnconfirmed
+            ? {
+                ifNew: {
+                  audit: [enrolledAudit(campaign, schedule, startedAt)],
+                  notifications: [enrolledNotification(workflowId, memberId, campaign, schedule, startedAt)],
+                },
+              }
+            : {}),
         });
         s.outbox.splice(0, audited);
         s.notifyQueue.splice(0, notified);
+        s.rowUnconfirmed = undefined;
+        historyAtLastRecord = historyLength;
       } catch (err) {
         // Only reachable if the workflow is being cancelled; keep what was not written for the next try.
         for (const id of changed) if (!s.changed.includes(id)) s.changed.push(id);
+        s.heard.unshift(...heard);
         s.viewDirty = true;
         throw err;
       } finally {
@@ -569,7 +602,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
 
   // ---- the life of the enrollment --------------------------------------------------------------
 
-  if (!input.carried) {
+  if (!input.carried && !startRecorded) {
     audit('ENROLLED', 'WORKFLOW', { campaign, schedule });
     queueNotification('ENROLLED', 'ENROLLED', { ...schedule, targetCents: campaign.targetCents });
   }

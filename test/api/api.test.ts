@@ -126,6 +126,20 @@ describe('enrollments', () => {
     expect(after.status.name).toBe('RUNNING');
   });
 
+  it('records the start with the row (the ENROLLED line and notification): the run itself records nothing', async () => {
+    const res = await request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send({ memberId: 'M-start' });
+    expect(res.status).toBe(201);
+    const trail = await auditTrail(db, res.body.workflowId);
+    expect(trail.map((a) => [a.eventKey, a.type])).toEqual([['enrolled', 'ENROLLED']]);
+    const { rows } = await db.query('SELECT id, type, status FROM notifications WHERE workflow_id = $1', [
+      res.body.workflowId,
+    ]);
+    expect(rows).toEqual([{ id: `${res.body.workflowId}:ENROLLED`, type: 'ENROLLED', status: 'RECORDED' }]);
+    await new Promise((r) => setTimeout(r, 300));
+    const history = await env.client.workflow.getHandle(res.body.workflowId).fetchHistory();
+    expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes)).toBe(false);
+  });
+
   it('starts one workflow when twin requests race', async () => {
     const [a, b] = await Promise.all([
       request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send({ memberId: 'M-twin' }),

@@ -232,6 +232,22 @@ describe('points API', () => {
   });
 });
 
+describe('points API under load (benchmarks)', () => {
+  it('answers after its latency and refuses more than its concurrency limit with 429 and Retry-After', async () => {
+    const api = await startPointsApi({ port: 0, behaviour: { latencyMs: 80, maxConcurrent: 2 } });
+    try {
+      const t0 = Date.now();
+      const answers = await Promise.all([1, 2, 3, 4].map((i) => credit(api, body({ memberId: `M-${i}` }), `k${i}`)));
+      expect(answers.map((a) => a.status).sort()).toEqual([201, 201, 429, 429]);
+      expect(answers.filter((a) => a.status === 429).every((a) => a.headers.get('retry-after') === '1')).toBe(true);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(75);
+      expect(api.credits()).toHaveLength(2);
+    } finally {
+      await api.stop();
+    }
+  });
+});
+
 describe('points API ledger file', () => {
   let dir: string;
   beforeEach(() => {

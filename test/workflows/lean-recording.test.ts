@@ -65,13 +65,19 @@ const worker = (e: TestWorkflowEnvironment, taskQueue: string, codePath: string)
   });
 
 /** Started as the API starts it: with the search attributes of a new enrollment. */
-async function enroll(e: TestWorkflowEnvironment, taskQueue: string, memberId: string) {
+async function enroll(
+  e: TestWorkflowEnvironment,
+  taskQueue: string,
+  memberId: string,
+  extra: Partial<ActivationInput> = {},
+) {
   const now = new Date(await e.currentTimeMs()).toISOString();
   const input: ActivationInput = {
     campaign: TERMS,
     memberId,
     schedule: scheduleFor(TERMS, now),
     rewardRetryForMs: DAY,
+    ...extra,
   };
   return e.client.workflow.start<typeof memberActivation>('memberActivation', {
     workflowId: `activation:${TERMS.campaignId}:${memberId}`,
@@ -204,6 +210,42 @@ describe(`the patch ${PATCH}`, () => {
       );
       await saveHistory('patched', `${PATCH}-new-run`, m);
       await Worker.runReplayHistory({ workflowBundle: workflowBundle() }, await m.fetchHistory(), m.workflowId);
+    });
+  });
+
+  it('a run the API recorded at enrollment writes nothing before its first news; one whose row was lost writes it all then', async () => {
+    env = await createTimeSkippingEnv();
+    const taskQueue = `lean-${++queue}`;
+    const w = await worker(env, taskQueue, workflowBundle().codePath);
+    await w.runUntil(async () => {
+      // As the API starts it (its transaction wrote the row, the ENROLLED line and notification): no record at all.
+      const m = await enroll(env!, taskQueue, 'lean-api', { recordedAtEnrollment: true });
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await shapeOf(m)).activities).toEqual([]);
+      expect(await getEnrollment(db, TERMS.campaignId, 'lean-api')).toBeUndefined(); // this test has no API
+      // Its first news: a fast record, which finds no row (the API's transaction lost) and writes the start's record.
+      await hear(m, 'lean-api', 1);
+      for (let i = 0; i < 100 && !(await getEnrollment(db, TERMS.campaignId, 'lean-api')); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(await getEnrollment(db, TERMS.campaignId, 'lean-api')).toMatchObject({
+        state: 'ACTIVE',
+        countedCents: 9_000,
+      });
+      expect((await notificationsOf(db, TERMS.campaignId, 'lean-api')).map((n) => n.type)).toEqual(['ENROLLED']);
+      expect((await auditTrail(db, m.workflowId)).map((a) => a.eventKey)).toEqual([
+        'enrolled',
+        `notification:${m.workflowId}:ENROLLED`,
+      ]);
+      await hear(m, 'lean-api', 2);
+      // The ENROLLED notification is never queued again by the run.
+      await env!.sleep(30 * DAY + HOUR);
+      await m.result();
+      expect((await notificationsOf(db, TERMS.campaignId, 'lean-api')).map((n) => n.type)).toEqual([
+        'ENROLLED',
+        'NOT_ELIGIBLE',
+      ]);
+      await saveHistory('patched', `${PATCH}-recorded-at-enrollment`, m);
     });
   });
 

@@ -1,0 +1,74 @@
+/**
+ * `npm run bench -- --quick`: a smoke run of every benchmark, so that the suite keeps working as the product changes.
+ * It asserts that each one ran and recorded its figures, never how fast anything was (shared, noisy machines).
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../../src/dev/tools';
+
+jest.setTimeout(900_000);
+
+const out = mkdtempSync(path.join(os.tmpdir(), 'bench-quick-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+it('runs every benchmark and records each one’s figures', async () => {
+  const root = repoRoot();
+  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'bench/tsconfig.json'], { cwd: root });
+  let log = '';
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(root, 'dist-bench', 'bench', 'main.js'), '--quick', '--out', out],
+      {
+        cwd: root,
+        env: { ...process.env, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
+    child.once('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`npm run bench -- --quick exited ${code}:\n${log.slice(-6000)}`);
+
+  const files = readdirSync(out);
+  for (const name of ['transactions', 'enrollments', 'store', 'rewards', 'settlement']) {
+    const json = files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
+    expect({ name, json: Boolean(json) }).toEqual({ name, json: true });
+    const result = JSON.parse(readFileSync(path.join(out, json!), 'utf8')) as { benchmark?: string };
+    expect(result.benchmark).toBe(name);
+  }
+  const readme = readFileSync(path.join(out, 'README.md'), 'utf8');
+  for (const heading of ['Transactions', 'Enrollments', 'The store as it grows', 'Reward burst', 'Settlement']) {
+    expect(readme).toContain(`## ${heading}`);
+  }
+  // The figures a reader looks for are there (not that they are good).
+  const tx = JSON.parse(
+    readFileSync(
+      path.join(
+        out,
+        files.find((f) => f.startsWith('transactions-'))!,
+      ),
+      'utf8',
+    ),
+  );
+  expect(tx.trees[0].rounds.length).toBeGreaterThan(0);
+  expect(tx.trees[0].rounds[0].freshness).not.toBeNull();
+  expect(tx.trees[0].rounds[0].eventsPerTransactionTotal).toBeGreaterThan(0);
+  const rewards = JSON.parse(
+    readFileSync(
+      path.join(
+        out,
+        files.find((f) => f.startsWith('rewards-'))!,
+      ),
+      'utf8',
+    ),
+  );
+  // None lost, none doubled: that part is correctness, and holds at any speed.
+  expect(rewards.trees[0].completed).toBe(rewards.parameters.members);
+  expect(rewards.trees[0].credits).toBe(rewards.parameters.members);
+  expect(rewards.trees[0].distinctCreditedMembers).toBe(rewards.parameters.members);
+  expect(existsSync(path.join(root, 'bench', 'results', 'README.md'))).toBe(true);
+});
