@@ -13,7 +13,7 @@ import pg from 'pg';
 import { freeStackPorts, repoRoot } from '../../src/dev/tools';
 import { delay, say } from './common';
 
-/** A tree of the product's code, built: this one, or a commit's in a worktree (removed by `dispose`). */
+/** A tree of the product's code, compiled: this one, or a commit's in a worktree (removed by `dispose`). */
 export interface CodeTree {
   root: string;
   /** The commit measured, and whether the tree had uncommitted changes to src/. */
@@ -26,6 +26,12 @@ export function currentTree(): CodeTree {
   const root = repoRoot();
   const commit = git(root, 'rev-parse', '--short', 'HEAD');
   const dirty = git(root, 'status', '--porcelain', '--', 'src', 'migrations').length > 0;
+  // The product runs from dist/: compile what is here now, never measure an older build.
+  say(`compiling this tree (${commit}${dirty ? ' with changes' : ''})…`);
+  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   return { root, commit, label: dirty ? `${commit}+changes` : commit, dispose: () => undefined };
 }
 
