@@ -14,6 +14,7 @@ import { settlementWorkflowId } from '../../src/domain/ids';
 import { SETTLEMENT_HEADER } from '../../src/domain/settlement';
 import type { settlementBatch } from '../../src/workflows/settlement-batch';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { saveHistory } from '../support/histories';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
 
 let database: TestDatabase;
@@ -44,12 +45,14 @@ it('a batch that cannot be applied ends FAILED with the reason, not RUNNING fore
     activities: createSettlementActivities({ db, temporal: env.client }),
   });
   await worker.runUntil(async () => {
-    const run = env.client.workflow.execute<typeof settlementBatch>('settlementBatch', {
+    const handle = await env.client.workflow.start<typeof settlementBatch>('settlementBatch', {
       workflowId: settlementWorkflowId(batchId),
       taskQueue: 'settlement-test',
       args: [{ batchId, chunkSize: 0 }],
     });
-    await expect(run).rejects.toBeInstanceOf(WorkflowFailedError);
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    // The patch settlement-batch-records-failure, new side (the old side: every other settlement fixture).
+    await saveHistory('settlement-failed', 'chunk-size-0', handle);
   });
   expect(await batchReport(db, batchId)).toMatchObject({
     state: 'FAILED',
