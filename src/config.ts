@@ -55,6 +55,7 @@ const schema = z.object({
   CAMPAIGN_WINDOW: duration('CAMPAIGN_WINDOW', windowProblem).default('P30D'),
   CAMPAIGN_GRACE: duration('CAMPAIGN_GRACE', graceProblem).default('PT48H'),
   REWARD_RETRY_FOR: duration('REWARD_RETRY_FOR').default('PT24H'),
+  /** Read by logger.ts (the root logger exists before the configuration is parsed); validated here so a typo stops the process. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Read by logger.ts (before the configuration is parsed); validated here so a typo stops the process. */
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),

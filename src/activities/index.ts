@@ -9,13 +9,21 @@ import { markNotification, recordNotification } from '../db/notifications';
 import type { Db } from '../db/pool';
 import { claimReward, markRewardAttempt, markRewardFailed, markRewardIssued } from '../db/rewards';
 import { recordRetriedReward } from '../db/reviews';
-import { ErrorType } from '../workflows/messages';
-import { rewardRetryDelayMs } from '../workflows/reward-activity';
+import { ErrorType } from '../domain/errors';
+import { rewardRetryDelayMs } from '../domain/reward-policy';
 import { requestCredit } from './points-client';
 import { pushNotification } from './push-client';
 import type { RecordingMetrics } from './metrics';
 import { Semaphore } from './semaphore';
-import type { NotificationMessage, NotificationReceipt, ProgressRecord, RewardReceipt, RewardRequest } from './types';
+import type {
+  NotificationMessage,
+  NotificationReceipt,
+  ProgressRecord,
+  RetriedReward,
+  RewardReceipt,
+  RewardRequest,
+} from '../domain/records';
+import type { MemberActivities } from '../workflows/activity-contracts';
 
 export interface ActivityDeps {
   db: Db;
@@ -34,7 +42,7 @@ export interface ActivityDeps {
   metrics?: RecordingMetrics;
 }
 
-export const createActivities = (deps: ActivityDeps) => {
+export const createActivities = (deps: ActivityDeps): MemberActivities => {
   const creditSlots = deps.pointsApiMaxConcurrent ? new Semaphore(deps.pointsApiMaxConcurrent) : undefined;
   const credit = (req: Parameters<typeof requestCredit>[2]) =>
     creditSlots
@@ -96,7 +104,7 @@ export const createActivities = (deps: ActivityDeps) => {
             ...(answer.retryAfterMs === undefined ? {} : { retryAfterMs: answer.retryAfterMs }),
           });
           throw ApplicationFailure.create({
-            type: 'POINTS_API_UNAVAILABLE',
+            type: ErrorType.POINTS_API_UNAVAILABLE,
             message: answer.detail,
             // The API said when to come back: honour it (within the policy's bounds) instead of our own backoff.
             ...(answer.retryAfterMs === undefined
@@ -107,7 +115,7 @@ export const createActivities = (deps: ActivityDeps) => {
     },
 
     /** The outcome of a review's RETRY_REWARD on the read model and in the audit trail. */
-    async recordRetriedReward(r: Parameters<typeof recordRetriedReward>[1]): Promise<void> {
+    async recordRetriedReward(r: RetriedReward): Promise<void> {
       await recordRetriedReward(deps.db, r);
     },
 
@@ -125,9 +133,9 @@ export const createActivities = (deps: ActivityDeps) => {
       }
       const { error } = answer;
       await markNotification(deps.db, message.id, false, error);
-      throw ApplicationFailure.create({ type: 'PUSH_CHANNEL_UNAVAILABLE', message: error });
+      throw ApplicationFailure.create({ type: ErrorType.PUSH_CHANNEL_UNAVAILABLE, message: error });
     },
   };
 };
 
-export type Activities = ReturnType<typeof createActivities>;
+export type Activities = MemberActivities;

@@ -3,7 +3,7 @@
  * how stale the read model is behind our edge, and what news costs in history events.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { ProgressRecord } from './types';
+import type { ProgressRecord } from '../domain/records';
 
 export interface RecordingMetrics {
   observe(record: ProgressRecord, at: number): void;

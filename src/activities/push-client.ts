@@ -1,5 +1,5 @@
 /** The push channel client: one POST of a notification to NOTIFY_URL; any 2xx is delivery (contract). */
-import type { NotificationMessage } from './types';
+import type { NotificationMessage } from '../domain/records';
 
 export type PushAnswer = { delivered: true } | { delivered: false; error: string };
 

@@ -6,14 +6,15 @@
  * first answer, so every line is applied once and classified the same way.
  */
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { recordLateArrival } from '../db/late';
+import type { Client } from '@temporalio/client';
+import { newsTargets } from '../db/enrollments';
 import type { Db } from '../db/pool';
 import { finishBatch, nextRecords, recordOutcomes, type LineResult } from '../db/settlements';
 import type { TransactionEvent } from '../domain/model';
-import { classifyLine, type EnrollmentAnswer } from '../domain/settlement';
-import { applyTransactionsUpdate, MAX_EVENTS_PER_UPDATE } from '../workflows/messages';
+import { classifyLine } from '../domain/settlement';
+import { MAX_EVENTS_PER_UPDATE } from '../workflows/messages';
+import type { ChunkRequest, ChunkResult, SettlementActivities } from '../workflows/activity-contracts';
+import { updateWithNews } from './delivery';
 
 export interface SettlementActivityDeps {
   db: Db;
@@ -22,68 +23,16 @@ export interface SettlementActivityDeps {
   concurrency?: number;
 }
 
-export interface ChunkRequest {
-  batchId: string;
-  limit: number;
-}
-
-export interface ChunkResult {
-  processed: number;
-  done: boolean;
-}
-
-interface EnrollmentRef {
-  campaignId: string;
-  memberId: string;
-  workflowId: string;
-}
-
-export const createSettlementActivities = (deps: SettlementActivityDeps) => {
-  const { db, temporal } = deps;
+export const createSettlementActivities = (deps: SettlementActivityDeps): SettlementActivities => {
+  const { db } = deps;
   const concurrency = deps.concurrency ?? 32;
-
-  /**
-   * Hands one member's records (in file order) to one enrollment in a single update; a closed workflow means the
-   * enrollment has its verdict: each record is late news.
-   */
-  const applyTo = async (
-    ref: EnrollmentRef,
-    events: TransactionEvent[],
-    updateId: string,
-  ): Promise<EnrollmentAnswer[]> => {
-    try {
-      return await temporal.workflow
-        .getHandle(ref.workflowId)
-        .executeUpdate(applyTransactionsUpdate, { args: [events], updateId });
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        const late: EnrollmentAnswer[] = [];
-        for (const ev of events) late.push(await recordLateArrival(db, ref, ev));
-        return late;
-      }
-      if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-        return events.map(() => 'CONFLICT');
-      }
-      throw err;
-    }
-  };
 
   return {
     async applySettlementChunk({ batchId, limit }: ChunkRequest): Promise<ChunkResult> {
       const todo = await nextRecords(db, batchId, limit);
       if (todo.length === 0) return { processed: 0, done: true };
 
-      const memberIds = [...new Set(todo.map((t) => t.record.memberId))];
-      const { rows } = await db.query<{ campaign_id: string; member_id: string; workflow_id: string }>(
-        'SELECT campaign_id, member_id, workflow_id FROM enrollments WHERE member_id = ANY($1) ORDER BY campaign_id',
-        [memberIds],
-      );
-      const byMember = new Map<string, EnrollmentRef[]>();
-      for (const r of rows) {
-        const refs = byMember.get(r.member_id) ?? [];
-        refs.push({ campaignId: r.campaign_id, memberId: r.member_id, workflowId: r.workflow_id });
-        byMember.set(r.member_id, refs);
-      }
+      const byMember = await newsTargets(db, [...new Set(todo.map((t) => t.record.memberId))]);
 
       // Members are updated concurrently; one member's lines go in file order (a settlement before its return).
       const lanes = new Map<string, number[]>();
@@ -108,7 +57,7 @@ export const createSettlementActivities = (deps: SettlementActivityDeps) => {
             // The same lines get the same update id when a cut-short chunk is applied again.
             const lines = part.map((i) => todo[i].line);
             const updateId = `${batchId}:${lines[0]}..${lines[lines.length - 1]}#${lines.length}`;
-            const answers = await Promise.all(refs.map((ref) => applyTo(ref, events, updateId)));
+            const answers = await Promise.all(refs.map((ref) => updateWithNews(deps, ref, events, updateId)));
             part.forEach((i, k) => {
               const { line, record } = todo[i];
               const outcome = classifyLine(answers.map((a) => a[k]));
@@ -144,5 +93,3 @@ export const createSettlementActivities = (deps: SettlementActivityDeps) => {
     },
   };
 };
-
-export type SettlementActivities = ReturnType<typeof createSettlementActivities>;

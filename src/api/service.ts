@@ -11,31 +11,33 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
 import { appendAudit } from '../db/audit';
-import { recordLateArrival } from '../db/late';
+import { signalNews } from '../activities/delivery';
 import { insertNotifications } from '../db/notifications';
 import { campaignReport } from '../db/report';
 import { getReview, listReviews, resolveReview, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
 import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlementFile } from '../db/settlements';
-import { rewardRetryWorkflowId, type rewardRetry } from '../workflows/reward-retry';
-import { settlementWorkflowId, type settlementBatch } from '../workflows/settlement-batch';
+import type { rewardRetry } from '../workflows/review-retry';
+import type { settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
 import {
-  enrollmentsOfMember,
   getEnrollment,
   getLedger,
   insertEnrollment,
+  newsTargets,
   setEnrollmentSchedule,
   type Enrollment,
 } from '../db/enrollments';
 import { inTransaction, type Db } from '../db/pool';
 import { enrollmentSummary } from '../domain/describe';
 import { explain } from '../domain/evaluation';
-import { hasVerdict, rewardIdempotencyKey, workflowIdFor, type TransactionEvent } from '../domain/model';
+import { activationWorkflowId, reviewRetryWorkflowId, rewardIdempotencyKey, settlementWorkflowId } from '../domain/ids';
+import { hasVerdict, type TransactionEvent } from '../domain/model';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
 import { canonicalTime } from '../domain/time';
 import type { MemberView } from '../domain/view';
 import { enrolledAudit, enrolledNotification } from '../workflows/enrolled';
-import { ErrorType, cancelUpdate, transactionSignal } from '../workflows/messages';
+import { ErrorType } from '../domain/errors';
+import { cancelUpdate } from '../workflows/messages';
 import type { ActivationInput, memberActivation } from '../workflows/member-activation';
 import {
   ActivationStateKey,
@@ -122,7 +124,7 @@ export function createService(deps: ServiceDeps) {
       if (existing) return { created: false, enrollment: enrollmentBody(existing) };
       const campaign = await requireCampaign(campaignId);
 
-      const workflowId = workflowIdFor(campaignId, memberId);
+      const workflowId = activationWorkflowId(campaignId, memberId);
       const schedule = scheduleFor(campaign, enrolledAt ? canonicalTime(enrolledAt) : new Date().toISOString());
       const terms: CampaignTerms = {
         campaignId: campaign.campaignId,
@@ -243,20 +245,13 @@ export function createService(deps: ServiceDeps) {
         occurredAt: canonicalTime(tx.occurredAt),
         receivedAt: new Date().toISOString(),
       };
-      const refs = await enrollmentsOfMember(db, tx.memberId);
+      const targets = (await newsTargets(db, [tx.memberId])).get(tx.memberId) ?? [];
       const answers = await Promise.all(
-        refs.map(async (ref) => {
-          const target = { campaignId: ref.campaignId, workflowId: ref.workflowId };
-          try {
-            await call(() => temporal.workflow.getHandle(ref.workflowId).signal(transactionSignal, event));
-            return { ...target, late: hasVerdict(ref.state) };
-          } catch (err) {
-            // The workflow has closed: the enrollment has its verdict.
-            if (!(err instanceof WorkflowNotFoundError)) throw err;
-            await recordLateArrival(db, { campaignId: ref.campaignId, memberId: tx.memberId }, event);
-            return { ...target, late: true };
-          }
-        }),
+        targets.map(async (target) => ({
+          campaignId: target.campaignId,
+          workflowId: target.workflowId,
+          ...(await signalNews({ db, temporal, call }, target, event)),
+        })),
       );
       return {
         transactionId: tx.transactionId,
@@ -347,7 +342,7 @@ export function createService(deps: ServiceDeps) {
       let retryWorkflowId: string | undefined;
       if (req.action === 'RETRY_REWARD') {
         const e = await requireEnrollment(review.campaignId, review.memberId);
-        const workflowId = (retryWorkflowId = rewardRetryWorkflowId(id));
+        const workflowId = (retryWorkflowId = reviewRetryWorkflowId(id));
         try {
           await call(() =>
             temporal.workflow.start<typeof rewardRetry>('rewardRetry', {

@@ -1,5 +1,5 @@
 /** The append-only audit trail. Each line has a key unique per enrollment, so a retried write adds nothing. */
-import type { AuditEntry, NotificationMessage } from '../activities/types';
+import type { AuditEntry, NotificationMessage } from '../domain/records';
 import type { Queryable } from './queryable';
 
 export interface AuditSubject {

@@ -1,11 +1,11 @@
 /** The per-enrollment read model, its ledger rows and the audit trail the member workflow writes. */
-import type { ProgressRecord } from '../activities/types';
+import type { ProgressRecord } from '../domain/records';
 import type { Verdict } from '../domain/evaluation';
 import type { Ledger, LedgerEntry } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
 import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
-import { openReviews } from './reviews';
+import { legacyReviewsFromAudit, openReviews } from './reviews';
 import { appendAudit, notificationAudit } from './audit';
 import { insertNotifications } from './notifications';
 import { inTransaction, type Db } from './pool';
@@ -114,18 +114,33 @@ export async function getEnrollment(
   return rows[0] && toEnrollment(rows[0]);
 }
 
-export interface MemberEnrollmentRef {
+/** An enrollment news is for. */
+export interface NewsTarget {
   campaignId: string;
+  memberId: string;
   workflowId: string;
+  /** Its state in the read model when it was looked up. */
   state: ActivationState;
 }
 
-export async function enrollmentsOfMember(db: Queryable, memberId: string): Promise<MemberEnrollmentRef[]> {
-  const { rows } = await db.query<{ campaign_id: string; workflow_id: string; state: ActivationState }>(
-    'SELECT campaign_id, workflow_id, state FROM enrollments WHERE member_id = $1 ORDER BY campaign_id',
-    [memberId],
+/** The enrollments of each of these members (read model), in campaign order. */
+export async function newsTargets(db: Queryable, memberIds: readonly string[]): Promise<Map<string, NewsTarget[]>> {
+  const { rows } = await db.query<{
+    campaign_id: string;
+    member_id: string;
+    workflow_id: string;
+    state: ActivationState;
+  }>(
+    'SELECT campaign_id, member_id, workflow_id, state FROM enrollments WHERE member_id = ANY($1) ORDER BY campaign_id',
+    [memberIds],
   );
-  return rows.map((r) => ({ campaignId: r.campaign_id, workflowId: r.workflow_id, state: r.state }));
+  const byMember = new Map<string, NewsTarget[]>();
+  for (const r of rows) {
+    const targets = byMember.get(r.member_id) ?? [];
+    targets.push({ campaignId: r.campaign_id, memberId: r.member_id, workflowId: r.workflow_id, state: r.state });
+    byMember.set(r.member_id, targets);
+  }
+  return byMember;
 }
 
 export async function getLedger(db: Queryable, workflowId: string): Promise<Ledger> {
@@ -143,7 +158,7 @@ export async function getLedger(db: Queryable, workflowId: string): Promise<Ledg
 export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ viewUpdated: boolean }> {
   return inTransaction(pool, async (client) => {
     await appendAudit(client, p, [...p.audit, ...(p.notifications ?? []).map(notificationAudit)]);
-    await openReviews(client, p, p.audit);
+    await openReviews(client, p, p.reviews ?? legacyReviewsFromAudit(p.audit));
     await insertNotifications(client, p.notifications ?? []);
     const v = p.view;
     const { rows: upserted } = await client.query<{ inserted: boolean }>(

@@ -1,18 +1,13 @@
 /**
  * Late news for an enrollment whose workflow has closed: recorded here, as the workflow would have recorded it
- * (a LATE_EVENT audit line, judged against the ledger of the verdict plus the late news before it, and a review
- * when it would have changed the verdict).
+ * (a LATE_EVENT audit line judged by the same rule, `lateLine`, and the review item the rule opens, if any).
  */
 import type { TransactionEvent } from '../domain/model';
-import { lateImpact } from '../domain/late';
+import { lateEventKey, lateLine } from '../domain/enrollment';
 import { appendAudit } from './audit';
 import { getEnrollment, getLedger } from './enrollments';
 import { inTransaction, type Db } from './pool';
 import { openReviews } from './reviews';
-
-/** The audit key of a piece of late news: the same news heard twice is recorded once. */
-export const lateEventKey = (ev: TransactionEvent): string =>
-  `late:${ev.source}:${ev.transactionId}:${ev.source === 'SETTLEMENT' ? ev.status : ev.kind}`;
 
 export async function recordLateArrival(
   pool: Db,
@@ -33,25 +28,23 @@ export async function recordLateArrival(
     );
     const key = lateEventKey(event);
     if (!rows.some((r) => r.event_key === key)) {
-      const impact = enrollment.verdict
-        ? lateImpact(
-            await getLedger(client, enrollment.workflowId),
-            rows.map((r) => r.payload.event),
-            event,
-            enrollment,
-            enrollment.targetCents,
-            enrollment.verdict,
-          )
-        : undefined;
-      const entry = {
-        key,
-        type: 'LATE_EVENT' as const,
-        source: event.source,
-        occurredAt: new Date().toISOString(),
-        payload: { event, state: enrollment.state, workflowClosed: true, ...(impact ? { impact } : {}) },
-      };
-      await appendAudit(client, enrollment, [entry]);
-      await openReviews(client, enrollment, [entry]);
+      // The rule the workflow judges late news with, on the ledger and the late news PostgreSQL holds for it.
+      const line = lateLine(
+        {
+          state: enrollment.state,
+          ledger: await getLedger(client, enrollment.workflowId),
+          late: rows.map((r) => ({ event: r.payload.event })),
+          ...(enrollment.verdict ? { verdict: enrollment.verdict } : {}),
+        },
+        event,
+        enrollment,
+        enrollment.targetCents,
+        { workflowClosed: true },
+      );
+      await appendAudit(client, enrollment, [
+        { key, type: line.type, source: line.source, occurredAt: new Date().toISOString(), payload: line.payload },
+      ]);
+      if (line.review) await openReviews(client, enrollment, [{ ...line.review, causeKey: key }]);
     }
     return 'LATE' as const;
   });

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { runner } from 'node-pg-migrate';
 import { Client } from 'pg';
-import { repoRoot } from '../dev/tools';
+import { repoRoot } from '../platform';
 
 export const MIGRATIONS_DIR = path.join(repoRoot(), 'migrations');
 

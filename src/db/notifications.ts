@@ -1,4 +1,4 @@
-import type { NotificationMessage } from '../activities/types';
+import type { NotificationMessage } from '../domain/records';
 import type { Queryable } from './queryable';
 
 export type NotificationStatus = 'RECORDED' | 'DELIVERED' | 'FAILED';

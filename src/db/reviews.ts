@@ -1,10 +1,12 @@
 /**
- * The manual review queue. Items are opened from audit lines (late news that would change a verdict, a reward that
- * could not be issued), so their ids derive from the line that caused them: recording the same line twice opens
- * one item.
+ * The manual review queue. The rules open items (late news that would change a verdict, a reward that could not be
+ * issued) with the audit line that caused them, so their ids derive from that line: recording the same line twice
+ * opens one item. This module stores them; it decides nothing.
  */
 import { createHash } from 'node:crypto';
-import type { AuditEntry, RewardRequest } from '../activities/types';
+import { rewardRetried, type RewardResult } from '../domain/enrollment';
+import type { ActivationState } from '../domain/model';
+import type { AuditEntry, RetriedReward, ReviewItem } from '../domain/records';
 import type { LateImpact, ReviewKind } from '../domain/late';
 import { appendAudit, type AuditSubject } from './audit';
 import { inTransaction, type Db } from './pool';
@@ -38,16 +40,12 @@ export interface Review {
 export const reviewIdFor = (workflowId: string, causeKey: string): string =>
   `rv-${createHash('sha256').update(`${workflowId}|${causeKey}`).digest('hex').slice(0, 16)}`;
 
-interface NewReview {
-  kind: ReviewKind;
-  reason: string;
-  causeKey: string;
-  details: Record<string, unknown>;
-}
-
-/** The review items a batch of audit lines calls for. */
-export function reviewsFromAudit(entries: readonly AuditEntry[]): NewReview[] {
-  const out: NewReview[] = [];
+/**
+ * The review items older workflow code decided inside its audit payloads: records it sent without `reviews` (an
+ * activity scheduled before the deploy and retried after it) still open theirs. New records carry them typed.
+ */
+export function legacyReviewsFromAudit(entries: readonly AuditEntry[]): ReviewItem[] {
+  const out: ReviewItem[] = [];
   for (const a of entries) {
     if (a.type === 'LATE_EVENT') {
       const impact = a.payload.impact as LateImpact | undefined;
@@ -71,9 +69,9 @@ export function reviewsFromAudit(entries: readonly AuditEntry[]): NewReview[] {
   return out;
 }
 
-/** Opens the review items the audit lines call for (idempotent), each with its own REVIEW_OPENED audit line. */
-export async function openReviews(db: Queryable, subject: AuditSubject, entries: readonly AuditEntry[]): Promise<void> {
-  for (const r of reviewsFromAudit(entries)) {
+/** Opens the review items (idempotent by their cause), each with its own REVIEW_OPENED audit line. */
+export async function openReviews(db: Queryable, subject: AuditSubject, items: readonly ReviewItem[]): Promise<void> {
+  for (const r of items) {
     const id = reviewIdFor(subject.workflowId, r.causeKey);
     const { rowCount } = await db.query(
       `INSERT INTO reviews (id, workflow_id, campaign_id, member_id, kind, reason, details, state)
@@ -162,64 +160,50 @@ export async function resolveReview(db: Queryable, id: string, resolution: Resol
   return review;
 }
 
-export async function countOpenReviews(db: Queryable): Promise<{ campaignId: string; open: number }[]> {
-  const { rows } = await db.query<{ campaign_id: string; open: number }>(
-    `SELECT campaign_id, count(*)::int AS open FROM reviews WHERE state = 'OPEN' GROUP BY campaign_id`,
-  );
-  return rows.map((r) => ({ campaignId: r.campaign_id, open: r.open }));
-}
-
 /**
  * The outcome of a RETRY_REWARD: the reward and state on the enrollment's read model (the member workflow has
  * closed), the audit lines, and a new REWARD_FAILED review when it failed again. Idempotent per review.
  */
-export async function recordRetriedReward(
-  pool: Db,
-  r: {
-    reviewId: string;
-    request: RewardRequest;
-    requestedBy?: string;
-    receipt?: { creditId: string; issuedAt: string; alreadyIssued: boolean };
-    failure?: string;
-  },
-): Promise<void> {
+export async function recordRetriedReward(pool: Db, r: RetriedReward): Promise<void> {
   const subject = { workflowId: r.request.workflowId, campaignId: r.request.campaignId, memberId: r.request.memberId };
   await inTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ state: string }>(
+    const { rows } = await client.query<{ state: ActivationState }>(
       'SELECT state FROM enrollments WHERE workflow_id = $1 FOR UPDATE',
       [subject.workflowId],
     );
     const from = rows[0]?.state;
     const now = new Date().toISOString();
-    const reward = {
-      status: r.receipt ? 'ISSUED' : 'FAILED',
-      points: r.request.points,
-      idempotencyKey: r.request.idempotencyKey,
-      ...(r.receipt ? { creditId: r.receipt.creditId, issuedAt: r.receipt.issuedAt } : { failure: r.failure }),
-    };
-    const to = r.receipt ? 'COMPLETED' : from === 'COMPLETED' ? 'COMPLETED' : 'MANUAL_REVIEW';
+    const result: RewardResult = r.receipt
+      ? { status: 'ISSUED', ...r.receipt }
+      : { status: 'FAILED', failure: r.failure ?? '' };
+    const retried = rewardRetried(
+      from ?? 'MANUAL_REVIEW',
+      { points: r.request.points, idempotencyKey: r.request.idempotencyKey },
+      result,
+      r.reviewId,
+    );
     await client.query(
       `UPDATE enrollments SET state = $2, reward = $3, version = version + 1, updated_at = now() WHERE workflow_id = $1`,
-      [subject.workflowId, to, JSON.stringify(reward)],
+      [subject.workflowId, retried.to, JSON.stringify(retried.reward)],
     );
     const outcome: AuditEntry = {
       key: `review-retry:${r.reviewId}:outcome`,
       type: 'REWARD_OUTCOME',
       source: 'OPERATOR',
       occurredAt: now,
-      payload: { reviewId: r.reviewId, ...reward, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}) },
+      payload: { reviewId: r.reviewId, ...retried.reward, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}) },
     };
     const entries: AuditEntry[] = [outcome];
-    if (from && from !== to) {
+    if (from && retried.transition) {
       entries.push({
         key: `review-retry:${r.reviewId}:transition`,
         type: 'TRANSITION',
         source: 'OPERATOR',
         occurredAt: now,
-        payload: { from, to, why: `review ${r.reviewId}: ${r.receipt ? 'reward issued on retry' : r.failure}` },
+        payload: { ...retried.transition },
       });
     }
     await appendAudit(client, subject, entries);
-    await openReviews(client, subject, [outcome]);
+    if (retried.review) await openReviews(client, subject, [{ ...retried.review, causeKey: outcome.key }]);
   });
 }

@@ -1,5 +1,5 @@
 /** The reward row: the second layer of reward idempotency (one row per enrollment, ever). */
-import type { RewardRequest } from '../activities/types';
+import type { RewardRequest } from '../domain/records';
 import type { Queryable } from './queryable';
 
 export interface RewardRow {

@@ -18,6 +18,17 @@ export const TRANSITIONS: Readonly<Record<ActivationState, readonly ActivationSt
   CANCELLED: [],
 };
 
+/**
+ * After the verdict the workflow has closed and only a person changes the state, by resolving a review item with
+ * RETRY_REWARD: a credited retry completes the enrollment, a failed one leaves it in (or puts it into)
+ * MANUAL_REVIEW. A completed enrollment stays completed. Nothing else ever leaves a terminal state.
+ */
+export const REVIEW_TRANSITIONS: Readonly<Partial<Record<ActivationState, readonly ActivationState[]>>> = {
+  MANUAL_REVIEW: ['COMPLETED'],
+  NOT_ELIGIBLE: ['COMPLETED', 'MANUAL_REVIEW'],
+  DISQUALIFIED: ['COMPLETED', 'MANUAL_REVIEW'],
+};
+
 export const isWindowState = (s: ActivationState): boolean => WINDOW_STATES.includes(s);
 
 export const canTransition = (from: ActivationState, to: ActivationState): boolean => TRANSITIONS[from].includes(to);
@@ -34,4 +45,8 @@ export class IllegalTransitionError extends Error {
 
 export function assertTransition(from: ActivationState, to: ActivationState): void {
   if (!canTransition(from, to)) throw new IllegalTransitionError(from, to);
+}
+
+export function assertReviewTransition(from: ActivationState, to: ActivationState): void {
+  if (from !== to && !(REVIEW_TRANSITIONS[from] ?? []).includes(to)) throw new IllegalTransitionError(from, to);
 }

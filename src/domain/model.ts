@@ -81,7 +81,6 @@ export const TERMINAL_STATES: readonly ActivationState[] = [
 export const VERDICT_STATES: readonly ActivationState[] = ['PENDING_REWARD', ...TERMINAL_STATES];
 
 export const hasVerdict = (state: ActivationState): boolean => VERDICT_STATES.includes(state);
-export const isTerminal = (state: ActivationState): boolean => TERMINAL_STATES.includes(state);
 
 export const NOTIFICATION_TYPES = [
   'ENROLLED',
@@ -92,7 +91,3 @@ export const NOTIFICATION_TYPES = [
   'NOT_ELIGIBLE',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
-
-export const workflowIdFor = (campaignId: string, memberId: string): string => `activation:${campaignId}:${memberId}`;
-export const rewardIdempotencyKey = (campaignId: string, memberId: string): string =>
-  `activation:${campaignId}:${memberId}`;

@@ -1,5 +1,6 @@
 /** The member's balance view: what `GET /v1/campaigns/{c}/members/{m}` returns. */
-import type { Totals, Verdict } from './evaluation';
+import type { EnrollmentState, EnrollmentTerms } from './enrollment';
+import { disqualifyingWithdrawal, totals, type Totals, type Verdict } from './evaluation';
 import type { LedgerEntry } from './ledger';
 import type { ActivationState } from './model';
 import type { EnrollmentSchedule } from './terms';
@@ -35,3 +36,32 @@ export interface MemberView extends EnrollmentSchedule, Totals {
 
 export const remainingCents = (targetCents: number, countedCents: number): number =>
   Math.max(0, targetCents - countedCents);
+
+/** The view of an enrollment in the given state, as of `updatedAt` (its last change). */
+export function memberView(terms: EnrollmentTerms, e: EnrollmentState, updatedAt: string): MemberView {
+  const { campaign, memberId, schedule } = terms;
+  const t = totals(e.ledger, schedule);
+  const withdrawal = e.state === 'DISQUALIFIED' ? disqualifyingWithdrawal(e.ledger, schedule) : undefined;
+  return {
+    campaignId: campaign.campaignId,
+    memberId,
+    state: e.state,
+    ...schedule,
+    targetCents: campaign.targetCents,
+    ...t,
+    remainingCents: remainingCents(campaign.targetCents, t.countedCents),
+    ...(withdrawal
+      ? {
+          disqualifiedBy: {
+            transactionId: withdrawal.transactionId,
+            amountCents: withdrawal.amountCents,
+            channel: withdrawal.channel,
+            occurredAt: withdrawal.occurredAt,
+          },
+        }
+      : {}),
+    ...(e.reward ? { reward: e.reward } : {}),
+    ...(e.verdict ? { verdict: e.verdict } : {}),
+    updatedAt,
+  };
+}

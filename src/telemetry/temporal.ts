@@ -14,7 +14,7 @@ import { IllegalStateError, type LogLevel, type LogMetadata, type Logger as Temp
 import { Runtime, makeTelemetryFilterString, type WorkerInterceptors } from '@temporalio/worker';
 import { Resource } from '@opentelemetry/resources';
 import { NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { findFreePort } from '../dev/tools';
+import { findFreePort } from '../platform';
 import type { Logger } from '../logger';
 import type { Tracing } from './tracing';
 

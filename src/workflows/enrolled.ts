@@ -3,7 +3,7 @@
  * for both writers: the API, in the transaction that starts the run (lean recording), and the member workflow,
  * whose runs started otherwise record them themselves. Ids and keys are stable, so the two never double.
  */
-import type { AuditEntry, NotificationMessage } from '../activities/types';
+import type { AuditEntry, NotificationMessage } from '../domain/records';
 import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
 
 /** The audit key of the API's ENROLLED line (a workflow's own lines are keyed by its sequence, `seq:<n>`). */

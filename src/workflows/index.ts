@@ -1,3 +1,3 @@
 export { memberActivation } from './member-activation';
-export { rewardRetry } from './reward-retry';
+export { rewardRetry } from './review-retry';
 export { settlementBatch } from './settlement-batch';

@@ -3,6 +3,7 @@
  * the tests import these, never the names as strings.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CancelRequest, NewsOutcome } from '../domain/enrollment';
 import type { Explanation } from '../domain/evaluation';
 import type { TransactionEvent } from '../domain/model';
 import type { MemberView } from '../domain/view';
@@ -10,7 +11,8 @@ import type { MemberView } from '../domain/view';
 /** Fast path: a real-time transaction or a settlement record; the caller needs no answer. */
 export const transactionSignal = defineSignal<[TransactionEvent]>('transaction');
 
-export type TransactionOutcome = 'APPLIED' | 'DUPLICATE' | 'CONFLICT' | 'LATE';
+/** What a piece of news did (src/domain/enrollment.ts). */
+export type TransactionOutcome = NewsOutcome;
 
 /** The same news when the caller must know what it did (the settlement batch counts outcomes). */
 export const applyTransactionUpdate = defineUpdate<TransactionOutcome, [TransactionEvent]>('applyTransaction');
@@ -24,21 +26,10 @@ export const MAX_EVENTS_PER_UPDATE = 100;
 
 export const applyTransactionsUpdate = defineUpdate<TransactionOutcome[], [TransactionEvent[]]>('applyTransactions');
 
-export interface CancelRequest {
-  /** Caller identity from the gateway, if any; recorded in the audit trail. */
-  requestedBy?: string;
-  reason?: string;
-}
+export type { CancelRequest };
 
 /** Opt-out before `evaluatesAt`; rejected with `ALREADY_DECIDED` once the enrollment has a verdict. */
 export const cancelUpdate = defineUpdate<MemberView, [CancelRequest]>('cancel');
 
 export const memberViewQuery = defineQuery<MemberView>('memberView');
 export const explanationQuery = defineQuery<Explanation>('explanation');
-
-/** Failure types the workflow raises to callers and expects from activities; one list for retry policies. */
-export const ErrorType = {
-  ALREADY_DECIDED: 'ALREADY_DECIDED',
-  INVALID_TRANSACTION: 'INVALID_TRANSACTION',
-  REWARD_REJECTED: 'REWARD_REJECTED',
-} as const;

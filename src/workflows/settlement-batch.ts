@@ -4,14 +4,16 @@
  * at the first line not yet recorded, and continue-as-new carries nothing but the batch id.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { SettlementActivities } from '../activities/settlement';
+import type { SettlementActivities } from './activity-contracts';
 
 export interface SettlementBatchInput {
   batchId: string;
@@ -23,8 +25,6 @@ export interface SettlementBatchResult {
   batchId: string;
   processed: number;
 }
-
-export const settlementWorkflowId = (batchId: string): string => `settlement:${batchId}`;
 
 const { applySettlementChunk } = proxyActivities<SettlementActivities>({
   summary: 'Apply the next chunk of staged lines to the member workflows',
@@ -40,6 +40,27 @@ const { finishSettlementBatch } = proxyActivities<SettlementActivities>({
 });
 
 export async function settlementBatch(input: SettlementBatchInput): Promise<SettlementBatchResult> {
+  try {
+    return await applyTheBatch(input);
+  } catch (err) {
+    // A failure that no retry will cure (a bad input, a chunk that can never apply): the batch says FAILED, with why,
+    // instead of RUNNING forever. Batches that ran before this change never failed this way, so no marker is needed
+    // for their histories; the patch keeps the rule visible anyway.
+    if (err instanceof ApplicationFailure || err instanceof ActivityFailure) {
+      if (patched(SETTLEMENT_PATCHES.recordFailure)) {
+        await finishSettlementBatch({ batchId: input.batchId, failure: describeFailure(err) });
+      }
+    }
+    throw err;
+  }
+}
+
+export const SETTLEMENT_PATCHES = {
+  /** A batch that fails for good is marked FAILED in PostgreSQL (before: it stayed RUNNING). */
+  recordFailure: 'settlement-batch-records-failure',
+} as const;
+
+async function applyTheBatch(input: SettlementBatchInput): Promise<SettlementBatchResult> {
   const limit = input.chunkSize ?? 500;
   if (!Number.isInteger(limit) || limit < 1) {
     throw ApplicationFailure.nonRetryable(`chunkSize must be a positive integer, got ${String(input.chunkSize)}`);
@@ -57,4 +78,9 @@ export async function settlementBatch(input: SettlementBatchInput): Promise<Sett
   }
   await finishSettlementBatch({ batchId: input.batchId });
   return { batchId: input.batchId, processed };
+}
+
+function describeFailure(err: ApplicationFailure | ActivityFailure): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause.message || String(cause);
 }

@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import type { RewardRequest } from '../../src/activities/types';
+import type { RewardRequest } from '../../src/domain/records';
 import { auditTrail } from '../../src/db/audit';
 import { migrate } from '../../src/db/migrate';
 import { createPool, type Db } from '../../src/db/pool';

@@ -1,7 +1,7 @@
 /** The recording's figures on the worker's /metrics: read-model lag and history events per piece of news. */
 import { Registry } from 'prom-client';
 import { createRecordingMetrics } from '../../src/activities/metrics';
-import type { ProgressRecord } from '../../src/activities/types';
+import type { ProgressRecord } from '../../src/domain/records';
 
 const record = (measures?: ProgressRecord['measures']) =>
   ({

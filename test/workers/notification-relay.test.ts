@@ -1,7 +1,7 @@
 /** The notification relay against real PostgreSQL and a real push receiver (HTTP on a free port). */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NotificationMessage } from '../../src/activities/types';
+import type { NotificationMessage } from '../../src/domain/records';
 import { migrate } from '../../src/db/migrate';
 import { insertNotifications, MAX_PUSH_ATTEMPTS } from '../../src/db/notifications';
 import { createPool, type Db } from '../../src/db/pool';

@@ -7,6 +7,7 @@
  */
 import { Worker } from '@temporalio/worker';
 import { PATCHES } from '../../src/workflows/member-activation';
+import { SETTLEMENT_PATCHES } from '../../src/workflows/settlement-batch';
 import { loadFixtures, type Fixture } from '../support/histories';
 import { workflowSinks } from '../../src/telemetry/temporal';
 import { TRACING_PATCH } from '../../src/telemetry/workflow-interceptors';
@@ -54,6 +55,12 @@ describe('the fixtures cover', () => {
     const batches = fixtures.filter((f) => f.workflowType === 'settlementBatch');
     expect(batches.map((f) => f.path)).toContain('COMPLETED');
     expect(batches.some((f) => f.eventTypes.includes('WORKFLOW_TASK_TIMED_OUT'))).toBe(true);
+  });
+
+  it.each(Object.values(SETTLEMENT_PATCHES))('both sides of the settlement batch patch %s', (patchId) => {
+    const batches = fixtures.filter((f) => f.workflowType === 'settlementBatch');
+    expect(batches.filter((f) => f.patches.includes(patchId)).map((f) => f.path)).toContain('FAILED');
+    expect(batches.filter((f) => !f.patches.includes(patchId)).length).toBeGreaterThan(0);
   });
 
   it('the reward retry of a review, issued and failed', () => {

@@ -1,6 +1,6 @@
 /** The wait before the next reward attempt when the points API said `Retry-After` (issue 9, point 7). */
 import fc from 'fast-check';
-import { rewardActivityOptions, rewardRetryDelayMs } from '../../src/workflows/reward-activity';
+import { rewardActivityOptions, rewardRetryDelayMs } from '../../src/domain/reward-policy';
 
 const TEN_MINUTES = 600_000;
 /** The retry policy's own wait after failed attempt `attempt`: 1 s, doubling, at most 10 min. */

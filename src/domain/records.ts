@@ -1,8 +1,13 @@
-/** Shapes that cross the workflow ↔ activity boundary. Plain data: the workflow imports these as types. */
-import type { Verdict } from '../domain/evaluation';
-import type { LedgerEntry } from '../domain/ledger';
-import type { NotificationType } from '../domain/model';
-import type { MemberView } from '../domain/view';
+/**
+ * What an enrollment writes down, as plain data: audit lines, notifications, review items and the progress record
+ * that carries them to PostgreSQL, and the reward request and receipt. The workflow builds them, the activities and
+ * the db layer store them; none of them decides anything.
+ */
+import type { Verdict } from './evaluation';
+import type { ReviewKind } from './late';
+import type { LedgerEntry } from './ledger';
+import type { NotificationType } from './model';
+import type { MemberView } from './view';
 
 export type AuditType =
   | 'ENROLLED'
@@ -19,11 +24,13 @@ export type AuditType =
   | 'REVIEW_OPENED'
   | 'REVIEW_RESOLVED';
 
+export type AuditSource = 'REALTIME' | 'SETTLEMENT' | 'API' | 'WORKFLOW' | 'REWARD' | 'NOTIFIER' | 'OPERATOR';
+
 export interface AuditEntry {
   /** Unique per enrollment; a retried write with the same key changes nothing. */
   key: string;
   type: AuditType;
-  source: 'REALTIME' | 'SETTLEMENT' | 'API' | 'WORKFLOW' | 'REWARD' | 'NOTIFIER' | 'OPERATOR';
+  source: AuditSource;
   /** When it happened (workflow time for workflow entries). */
   occurredAt: string;
   payload: Record<string, unknown>;
@@ -43,6 +50,12 @@ export interface ProgressRecord {
   /** Notifications caused by what is recorded: into the outbox, in the same transaction (the relay pushes them). */
   notifications?: NotificationMessage[];
   /**
+   * Review items the rules opened with these audit lines (late news that would change the verdict, a reward that
+   * could not be issued), each naming the audit line that caused it. Absent from records of older workflow code,
+   * whose review decisions travel inside the audit payloads (see db/reviews.ts).
+   */
+  reviews?: ReviewItem[];
+  /**
    * What the record measures, for the worker's metrics: `heard`, the `receivedAt` of each piece of news it carries
    * (freshness: our edge heard it → the read model shows it); `historyEvents`, the run's history growth since its
    * previous record (events per piece of news). Absent from records of older workflow code.
@@ -50,6 +63,15 @@ export interface ProgressRecord {
   measures?: { heard: string[]; historyEvents: number };
   /** Written only if this record creates the enrollment's row (its start was never recorded by the API). */
   ifNew?: { audit: AuditEntry[]; notifications: NotificationMessage[] };
+}
+
+/** A review item as the rules open it: why, and the audit line that caused it (its key makes opening idempotent). */
+export interface ReviewItem {
+  kind: ReviewKind;
+  reason: string;
+  /** The key of the audit line that caused it. */
+  causeKey: string;
+  details: Record<string, unknown>;
 }
 
 export interface RewardRequest {
@@ -65,6 +87,15 @@ export interface RewardReceipt {
   issuedAt: string;
   /** True when the unique reward row already said ISSUED and the points API was not called again. */
   alreadyIssued: boolean;
+}
+
+/** What a review's RETRY_REWARD ended in, for the read model, the audit trail and the review queue. */
+export interface RetriedReward {
+  reviewId: string;
+  request: RewardRequest;
+  requestedBy?: string;
+  receipt?: RewardReceipt;
+  failure?: string;
 }
 
 export interface NotificationMessage {

@@ -1,10 +1,10 @@
 /**
- * The reward activity's options, one policy for the member workflow's reward and a review's RETRY_REWARD: 20 s per
+ * The reward retry policy. The reward activity's options, one policy for the member workflow's reward and a review's RETRY_REWARD: 20 s per
  * attempt, transient failures retried with backoff for `rewardRetryForMs` (REWARD_RETRY_FOR), a refusal of the points
  * API never retried (it becomes a review item).
  */
-import type { ActivityOptions } from '@temporalio/workflow';
-import { ErrorType } from './messages';
+import type { ActivityOptions } from '@temporalio/common';
+import { ErrorType } from './errors';
 
 const INITIAL_INTERVAL_MS = 1_000;
 const MAXIMUM_INTERVAL_MS = 600_000;

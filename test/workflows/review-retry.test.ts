@@ -4,8 +4,8 @@
  * (test/fixtures/histories/reward-retry/); the end-to-end tests only ever see it succeed.
  */
 import { auditTrail } from '../../src/db/audit';
-import { rewardIdempotencyKey } from '../../src/domain/model';
-import { rewardRetryWorkflowId, type RewardRetryInput, type rewardRetry } from '../../src/workflows/reward-retry';
+import { reviewRetryWorkflowId, rewardIdempotencyKey } from '../../src/domain/ids';
+import type { RewardRetryInput, rewardRetry } from '../../src/workflows/review-retry';
 import { saveHistory } from '../support/histories';
 import { HOUR, TERMS, createBench, type Bench } from './harness';
 
@@ -30,7 +30,7 @@ const retry = (memberId: string) => {
     requestedBy: 'ops-alice',
   };
   return bench.env.client.workflow.start<typeof rewardRetry>('rewardRetry', {
-    workflowId: rewardRetryWorkflowId(input.reviewId),
+    workflowId: reviewRetryWorkflowId(input.reviewId),
     taskQueue: bench.taskQueue,
     args: [input],
   });

@@ -1,0 +1,411 @@
+/**
+ * The life of one enrollment as a pure state machine: what each piece of news, each deadline, an opt-out and the
+ * reward's outcome do to it, and what must be written down because of it. The member workflow holds the state and
+ * carries out the effects (audit lines, notifications, review items, search attributes); the rules are all here.
+ *
+ * Every step takes the state and returns a new one with its effects, in the order they happened; `now` is the time of
+ * the step (workflow time in the workflow). The states and their transitions are those of `lifecycle.ts`, the
+ * verdict that of `evaluation.ts`, the ledger that of `ledger.ts`, late news that of `late.ts`.
+ */
+import { decideVerdict, disqualifyingWithdrawal, inWindow, totals, windowState, type Verdict } from './evaluation';
+import { lateImpact, type ReviewKind } from './late';
+import { rewardIdempotencyKey } from './ids';
+import { applyEvent, type ApplyOutcome, type Ledger } from './ledger';
+import { assertReviewTransition, assertTransition, isWindowState } from './lifecycle';
+import { hasVerdict, type ActivationState, type NotificationType, type TransactionEvent } from './model';
+import type { AuditSource, AuditType, RewardReceipt } from './records';
+import type { CampaignTerms, EnrollmentSchedule } from './terms';
+import { validateTransactionEvent } from './validation';
+import type { RewardView } from './view';
+
+/** What the rules need to know about the enrollment besides its state: fixed for its whole life. */
+export interface EnrollmentTerms {
+  campaign: CampaignTerms;
+  memberId: string;
+  schedule: EnrollmentSchedule;
+}
+
+/** A transaction heard after the verdict: recorded, never applied to the ledger the verdict was made on. */
+export interface LateEvent {
+  event: TransactionEvent;
+  /** Carried by runs of older code; nothing reads them. */
+  heardAt?: string;
+  stateAtArrival?: ActivationState;
+}
+
+/** The state the rules act on. */
+export interface EnrollmentState {
+  state: ActivationState;
+  ledger: Ledger;
+  /** How often the count has crossed the target upwards (a return can drop it back): numbers the notifications. */
+  goalAchievedTimes: number;
+  verdict?: Verdict;
+  reward?: RewardView;
+  late: LateEvent[];
+}
+
+/** What one piece of news did. */
+export type NewsOutcome = ApplyOutcome | 'LATE';
+
+/** An audit line to write (the workflow numbers and dates it), and the review item it opens, if any. */
+export interface AuditLine {
+  type: AuditType;
+  source: AuditSource;
+  payload: Record<string, unknown>;
+  review?: { kind: ReviewKind; reason: string; details: Record<string, unknown> };
+}
+
+/** A notification to send to the member; `suffix` makes its id (one notification per id, ever). */
+export interface NotificationLine {
+  type: NotificationType;
+  suffix: string;
+  data: Record<string, unknown>;
+}
+
+export interface Transition {
+  from: ActivationState;
+  to: ActivationState;
+  why: string;
+}
+
+/** A step of the machine: the new state and what must be written down because of it, in order. */
+export interface Step<O = undefined> {
+  enrollment: EnrollmentState;
+  outcome: O;
+  audit: AuditLine[];
+  notifications: NotificationLine[];
+  transitions: Transition[];
+  /** The ledger entry the step changed, if any. */
+  changedEntry?: string;
+  /** The state or the counted amount may have changed: the search attributes and the details are to be refreshed. */
+  publish: boolean;
+}
+
+export const initialEnrollment = (): EnrollmentState => ({
+  state: 'ENROLLED',
+  ledger: {},
+  goalAchievedTimes: 0,
+  late: [],
+});
+
+/** The opt-out or cancellation an operator or the member asks for. */
+export interface CancelRequest {
+  requestedBy?: string;
+  reason?: string;
+}
+
+/** How the reward attempt ended: the points API's receipt, or why it could not be issued. */
+export type RewardResult = ({ status: 'ISSUED' } & RewardReceipt) | { status: 'FAILED'; failure: string };
+
+/** Builds a step: the mutable scratch of one call, never visible outside it. */
+class StepBuilder {
+  readonly audit: AuditLine[] = [];
+  readonly notifications: NotificationLine[] = [];
+  readonly transitions: Transition[] = [];
+  changedEntry?: string;
+  publish = false;
+
+  constructor(
+    readonly terms: EnrollmentTerms,
+    public e: EnrollmentState,
+    readonly now: string,
+  ) {}
+
+  line(type: AuditType, source: AuditSource, payload: Record<string, unknown>, review?: AuditLine['review']): void {
+    this.audit.push(review ? { type, source, payload, review } : { type, source, payload });
+  }
+
+  notify(type: NotificationType, suffix: string, data: Record<string, unknown>): void {
+    this.notifications.push({ type, suffix, data });
+  }
+
+  moveTo(next: ActivationState, why: string): void {
+    const from = this.e.state;
+    if (next === from) return;
+    assertTransition(from, next);
+    this.line('TRANSITION', 'WORKFLOW', { from, to: next, why });
+    this.transitions.push({ from, to: next, why });
+    this.e = { ...this.e, state: next };
+  }
+
+  /** The verdict, and the state and notification it brings. */
+  decide(verdict: Verdict): void {
+    const { campaign, memberId, schedule } = this.terms;
+    this.e = { ...this.e, verdict };
+    this.line('VERDICT', 'WORKFLOW', { ...verdict });
+    const t = totals(this.e.ledger, schedule);
+    switch (verdict.outcome) {
+      case 'DISQUALIFIED':
+        this.moveTo('DISQUALIFIED', verdict.reason);
+        this.notify('DISQUALIFIED', 'DISQUALIFIED', { reason: verdict.reason });
+        break;
+      case 'NOT_ELIGIBLE':
+        this.moveTo('NOT_ELIGIBLE', verdict.reason);
+        this.notify('NOT_ELIGIBLE', 'NOT_ELIGIBLE', {
+          countedCents: t.countedCents,
+          targetCents: campaign.targetCents,
+        });
+        break;
+      case 'ELIGIBLE':
+        this.moveTo('PENDING_REWARD', verdict.reason);
+        this.e = {
+          ...this.e,
+          reward: {
+            status: 'PENDING',
+            points: campaign.rewardPoints,
+            idempotencyKey: rewardIdempotencyKey(campaign.campaignId, memberId),
+          },
+        };
+        break;
+      case 'CANCELLED':
+        this.moveTo('CANCELLED', verdict.reason);
+        break;
+    }
+    this.publish = true;
+  }
+
+  /** Brings the state in line with the ledger; a withdrawal in the window decides at once. */
+  reconcile(countedBefore: number): void {
+    const { campaign, schedule } = this.terms;
+    if (hasVerdict(this.e.state)) return;
+    const t = totals(this.e.ledger, schedule);
+    if (disqualifyingWithdrawal(this.e.ledger, schedule)) {
+      this.decide(decideVerdict(this.e.ledger, schedule, campaign.targetCents, this.now));
+      return;
+    }
+    if (isWindowState(this.e.state))
+      this.moveTo(windowState(t.countedCents, campaign.targetCents), 'the count changed');
+    if (countedBefore < campaign.targetCents && t.countedCents >= campaign.targetCents) {
+      const goalAchievedTimes = this.e.goalAchievedTimes + 1;
+      this.e = { ...this.e, goalAchievedTimes };
+      this.notify('GOAL_ACHIEVED', `GOAL_ACHIEVED:${goalAchievedTimes}`, {
+        countedCents: t.countedCents,
+        targetCents: campaign.targetCents,
+      });
+    }
+    this.publish = true;
+  }
+
+  done<O>(outcome: O): Step<O> {
+    return {
+      enrollment: this.e,
+      outcome,
+      audit: this.audit,
+      notifications: this.notifications,
+      transitions: this.transitions,
+      ...(this.changedEntry !== undefined ? { changedEntry: this.changedEntry } : {}),
+      publish: this.publish,
+    };
+  }
+}
+
+/**
+ * The enrollment begins: its ENROLLED line and notification (written by the API instead when it started the run in the
+ * transaction that wrote the enrollment's row).
+ */
+export function enroll(terms: EnrollmentTerms, e: EnrollmentState, now: string): Step {
+  const b = new StepBuilder(terms, e, now);
+  b.line('ENROLLED', 'WORKFLOW', { campaign: terms.campaign, schedule: terms.schedule });
+  b.notify('ENROLLED', 'ENROLLED', enrolledNotificationData(terms));
+  return b.done(undefined);
+}
+
+/** The data of the ENROLLED notification: one definition for the workflow and the API. */
+export const enrolledNotificationData = (
+  terms: Pick<EnrollmentTerms, 'campaign' | 'schedule'>,
+): Record<string, unknown> => ({
+  ...terms.schedule,
+  targetCents: terms.campaign.targetCents,
+});
+
+/**
+ * A piece of news (a real-time transaction or a settlement record). Invalid news is recorded as rejected and changes
+ * nothing ('CONFLICT'); news after the verdict is recorded as late, judged against the verdict's ledger, and opens a
+ * review when it would have changed the verdict; anything else goes into the ledger (de-duplicated by transaction id)
+ * and the state follows the count.
+ */
+export function apply(
+  terms: EnrollmentTerms,
+  e: EnrollmentState,
+  ev: TransactionEvent,
+  now: string,
+): Step<NewsOutcome> {
+  const { campaign, memberId, schedule } = terms;
+  const b = new StepBuilder(terms, e, now);
+  const problem = validateTransactionEvent(ev, memberId);
+  if (problem) {
+    // A signal cannot be refused; record why it was ignored so nothing disappears silently.
+    b.line('TRANSACTION_REJECTED', ev.source === 'SETTLEMENT' ? 'SETTLEMENT' : 'REALTIME', { event: ev, problem });
+    return b.done<NewsOutcome>('CONFLICT');
+  }
+  if (hasVerdict(e.state)) {
+    b.e = { ...e, late: [...e.late, { event: ev }] };
+    b.audit.push(lateLine(e, ev, schedule, campaign.targetCents));
+    return b.done<NewsOutcome>('LATE');
+  }
+  const countedBefore = totals(e.ledger, schedule).countedCents;
+  const result = applyEvent(e.ledger[ev.transactionId], ev);
+  b.e = { ...e, ledger: { ...e.ledger, [ev.transactionId]: result.entry } };
+  b.changedEntry = ev.transactionId;
+  b.line('TRANSACTION_RECEIVED', ev.source, { event: ev, outcome: result.outcome, status: result.entry.status });
+  if (result.delayedLoadSettled && inWindow(result.entry.occurredAt, schedule)) {
+    b.notify('LOAD_SETTLED', `LOAD_SETTLED:${ev.transactionId}`, {
+      transactionId: ev.transactionId,
+      amountCents: result.entry.amountCents,
+      channel: result.entry.channel,
+    });
+  }
+  b.reconcile(countedBefore);
+  return b.done<NewsOutcome>(result.outcome);
+}
+
+/**
+ * The audit line of news heard after the verdict (`e` has a verdict): judged against the ledger the verdict was made
+ * on plus the late news heard before it, with a review item when it would have changed the verdict. The member
+ * workflow and the recording of late news for a closed enrollment (db/late.ts) both judge with it.
+ */
+export function lateLine(
+  e: Pick<EnrollmentState, 'state' | 'ledger' | 'late' | 'verdict'>,
+  ev: TransactionEvent,
+  schedule: EnrollmentSchedule,
+  targetCents: number,
+  extra: Record<string, unknown> = {},
+): AuditLine {
+  const impact = e.verdict
+    ? lateImpact(
+        e.ledger,
+        e.late.map((l) => l.event),
+        ev,
+        schedule,
+        targetCents,
+        e.verdict,
+      )
+    : undefined;
+  const payload = { event: ev, state: e.state, ...extra, ...(impact ? { impact } : {}) };
+  return impact?.review
+    ? {
+        type: 'LATE_EVENT',
+        source: ev.source,
+        payload,
+        review: { ...impact.review, details: { event: ev, actual: impact.actual, wouldBe: impact.wouldBe } },
+      }
+    : { type: 'LATE_EVENT', source: ev.source, payload };
+}
+
+/**
+ * The key of a piece of late news recorded for a closed enrollment: the same news heard twice is recorded once. (A
+ * running workflow numbers its lines like all others and records each hearing, as domain.md asks.)
+ */
+export const lateEventKey = (ev: TransactionEvent): string =>
+  `late:${ev.source}:${ev.transactionId}:${ev.source === 'SETTLEMENT' ? ev.status : ev.kind}`;
+
+/** The window has ended without a verdict: wait for late settlements (the grace period). */
+export function windowEnded(terms: EnrollmentTerms, e: EnrollmentState, now: string): Step {
+  const b = new StepBuilder(terms, e, now);
+  b.moveTo('CONFIRMING', 'the window ended; waiting for late settlements');
+  b.publish = true;
+  return b.done(undefined);
+}
+
+/** The grace period has ended: the verdict on the ledger as it stands. */
+export function evaluate(terms: EnrollmentTerms, e: EnrollmentState, now: string): Step {
+  const b = new StepBuilder(terms, e, now);
+  b.decide(decideVerdict(e.ledger, terms.schedule, terms.campaign.targetCents, now));
+  return b.done(undefined);
+}
+
+/** Whether an opt-out is still possible, and why not. */
+export const cancelRefusal = (e: EnrollmentState): string | undefined =>
+  hasVerdict(e.state) ? `the enrollment already has a verdict (${e.state})` : undefined;
+
+/** The member opts out (or an operator cancels) before the verdict; the caller checks `cancelRefusal` first. */
+export function cancel(terms: EnrollmentTerms, e: EnrollmentState, req: CancelRequest, now: string): Step {
+  const b = new StepBuilder(terms, e, now);
+  b.line('CANCEL_REQUESTED', 'API', { ...req });
+  const t = totals(e.ledger, terms.schedule);
+  b.decide({
+    outcome: 'CANCELLED',
+    decidedAt: now,
+    countedCents: t.countedCents,
+    targetCents: terms.campaign.targetCents,
+    reason: req.reason ? `cancelled: ${req.reason}` : 'the member opted out',
+  });
+  return b.done(undefined);
+}
+
+/**
+ * What the reward attempt ended in: COMPLETED with the credit, or MANUAL_REVIEW with the failure (and a review item
+ * for a person to retry or dismiss it).
+ */
+export function rewardOutcome(terms: EnrollmentTerms, e: EnrollmentState, result: RewardResult, now: string): Step {
+  const b = new StepBuilder(terms, e, now);
+  const reward = e.reward!;
+  if (result.status === 'ISSUED') {
+    b.e = { ...e, reward: { ...reward, status: 'ISSUED', creditId: result.creditId, issuedAt: result.issuedAt } };
+    b.line('REWARD_OUTCOME', 'WORKFLOW', { ...result });
+    b.moveTo('COMPLETED', `${reward.points} points credited (${result.creditId})`);
+    b.notify('REWARD_ISSUED', 'REWARD_ISSUED', { points: reward.points, creditId: result.creditId });
+  } else {
+    const { failure } = result;
+    b.e = { ...e, reward: { ...reward, status: 'FAILED', failure } };
+    b.line(
+      'REWARD_OUTCOME',
+      'WORKFLOW',
+      { status: 'FAILED', failure },
+      {
+        kind: 'REWARD_FAILED',
+        reason: `the reward could not be issued: ${failure}`,
+        details: { failure },
+      },
+    );
+    b.moveTo('MANUAL_REVIEW', failure);
+  }
+  b.publish = true;
+  return b.done(undefined);
+}
+
+/** What a person's retry of the reward (a review resolved with RETRY_REWARD, the workflow closed) does. */
+export interface RetriedReward {
+  to: ActivationState;
+  reward: RewardView;
+  /** Set when the state changes. */
+  transition?: Transition;
+  /** Set when the retry failed: a new review item for it. */
+  review?: AuditLine['review'];
+}
+
+export function rewardRetried(
+  from: ActivationState,
+  reward: Pick<RewardView, 'points' | 'idempotencyKey'>,
+  result: RewardResult,
+  reviewId: string,
+): RetriedReward {
+  const issued = result.status === 'ISSUED';
+  const to: ActivationState = issued || from === 'COMPLETED' ? 'COMPLETED' : 'MANUAL_REVIEW';
+  assertReviewTransition(from, to);
+  const view: RewardView = issued
+    ? {
+        status: 'ISSUED',
+        points: reward.points,
+        idempotencyKey: reward.idempotencyKey,
+        creditId: result.creditId,
+        issuedAt: result.issuedAt,
+      }
+    : { status: 'FAILED', points: reward.points, idempotencyKey: reward.idempotencyKey, failure: result.failure };
+  return {
+    to,
+    reward: view,
+    ...(from !== to
+      ? { transition: { from, to, why: `review ${reviewId}: ${issued ? 'reward issued on retry' : result.failure}` } }
+      : {}),
+    ...(!issued
+      ? {
+          review: {
+            kind: 'REWARD_FAILED' as const,
+            reason: `the reward could not be issued: ${result.failure}`,
+            details: { failure: result.failure },
+          },
+        }
+      : {}),
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * Every failure type the product raises across a boundary (workflow ↔ caller, activity ↔ workflow), in one list:
+ * retry policies and error mapping name them from here, never as strings.
+ */
+export const ErrorType = {
+  /** An opt-out (or a deadline change) of an enrollment that already has a verdict. */
+  ALREADY_DECIDED: 'ALREADY_DECIDED',
+  /** News the member workflow refuses (an update's validator): the caller's mistake, never retried. */
+  INVALID_TRANSACTION: 'INVALID_TRANSACTION',
+  /** The points API refused the credit (4xx): not retried, the enrollment goes to MANUAL_REVIEW. */
+  REWARD_REJECTED: 'REWARD_REJECTED',
+  /** The points API is away, overloaded (429, 5xx) or slow: retried with backoff, honouring Retry-After. */
+  POINTS_API_UNAVAILABLE: 'POINTS_API_UNAVAILABLE',
+  /** The push channel (NOTIFY_URL) refused or did not answer: retried a few times, never fatal. */
+  PUSH_CHANNEL_UNAVAILABLE: 'PUSH_CHANNEL_UNAVAILABLE',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];

@@ -1,0 +1,40 @@
+/**
+ * The activities the workflows call, as the workflows see them. src/activities implements them (and says so with
+ * `satisfies`); workflow code imports only these types, never the activities' module.
+ */
+import type {
+  NotificationMessage,
+  NotificationReceipt,
+  ProgressRecord,
+  RetriedReward,
+  RewardReceipt,
+  RewardRequest,
+} from '../domain/records';
+
+export interface MemberActivities {
+  /** Audit lines, the member view, changed ledger entries, notifications and review items, in one transaction. */
+  recordProgress(record: ProgressRecord): Promise<void>;
+  /** Credits the reward once (the reward row, then the points API with the idempotency key). */
+  issueReward(request: RewardRequest): Promise<RewardReceipt>;
+  /** The outcome of a review's RETRY_REWARD on the read model, the audit trail and the review queue. */
+  recordRetriedReward(r: RetriedReward): Promise<void>;
+  /** Older runs' notifications: recorded, then pushed. */
+  notify(message: NotificationMessage): Promise<NotificationReceipt>;
+}
+
+export interface ChunkRequest {
+  batchId: string;
+  limit: number;
+}
+
+export interface ChunkResult {
+  processed: number;
+  done: boolean;
+}
+
+export interface SettlementActivities {
+  /** Applies the next chunk of a batch's staged lines to the member workflows, and checkpoints it. */
+  applySettlementChunk(request: ChunkRequest): Promise<ChunkResult>;
+  /** Marks the batch COMPLETED, or FAILED with why. */
+  finishSettlementBatch(request: { batchId: string; failure?: string }): Promise<void>;
+}

@@ -1,0 +1,260 @@
+/**
+ * The member workflow's write-behind: what the rules asked to write down (audit lines, notifications, review items,
+ * the member view and the ledger) goes to PostgreSQL by a background recorder, which batches whatever accumulated
+ * while the previous write was in flight, so a burst of signals costs one record, not one each; the search attributes
+ * by a publisher, once per workflow task; notifications of runs older than the lean recording by a notifier.
+ */
+import {
+  condition,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { MemberActivities as Activities } from './activity-contracts';
+import { currentDetails } from '../domain/describe';
+import type { AuditLine, NotificationLine } from '../domain/enrollment';
+import { totals } from '../domain/evaluation';
+import { hasVerdict, type NotificationType } from '../domain/model';
+import type { AuditEntry } from '../domain/records';
+import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
+import type { MemberView } from '../domain/view';
+import { enrolledAudit, enrolledNotification } from './enrolled';
+import type { CarriedState } from './member-state';
+import { ActivationStateKey, CountedCentsKey } from './search-attributes';
+
+const { recordProgress } = proxyActivities<Activities>({
+  summary: 'Record progress in PostgreSQL: audit lines, member view, ledger',
+  startToCloseTimeout: '30s',
+  // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+const { recordProgress: recordProgressLocally } = proxyLocalActivities<Activities>({
+  summary: 'Record progress in PostgreSQL: audit lines, member view, ledger, notifications',
+  startToCloseTimeout: '30s',
+  // As above: for as long as PostgreSQL is away (after a minute of local retries, the worker backs off on timers).
+  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+});
+
+const { notify } = proxyActivities<Activities>({
+  summary: 'Notify the member (recorded, then pushed; best effort)',
+  startToCloseTimeout: '15s',
+  // Best effort: a failing push channel never blocks or fails an enrollment.
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+/** At most this many audit lines wait for a durable record (bounds the carried state and the audit trail's lag). */
+const AUDIT_BATCH = 50;
+
+export interface RecordingOptions {
+  /** The run's state; the recording reads and drains its outbox, queues and dirty marks. */
+  s: CarriedState;
+  workflowId: string;
+  memberId: string;
+  campaign: CampaignTerms;
+  schedule: EnrollmentSchedule;
+  startedAt: string;
+  /** Whether the run records the lean way (patch lean-recording, decided once at its start). */
+  lean: boolean;
+  /** Whether search-attribute upserts are coalesced (asked at the first publish: patch coalesce-search-attribute-upserts). */
+  coalesced: () => boolean;
+  view: () => MemberView;
+}
+
+export interface Recording {
+  /** Numbers and dates an audit line, keeps it (and the review item it opens) for the next record. */
+  audit(line: AuditLine): void;
+  /** Queues a notification, once per id ever. */
+  notify(n: NotificationLine): void;
+  /** The state or the count may have changed: refresh the search attributes and the details the Web UI shows. */
+  publish(): void;
+  /** Starts the background coroutines (after the handlers are set, so that the order of commands stays as it was). */
+  start(): void;
+  /** Nothing in flight and nothing left to write. */
+  idle(): boolean;
+  /** Nothing in flight (what is queued may travel with a continue-as-new). */
+  quiet(): boolean;
+  /** Writes nothing more (a continue-as-new carries the rest). */
+  stop(): void;
+}
+
+export function createRecording(o: RecordingOptions): Recording {
+  const { s, workflowId, memberId, campaign, schedule, startedAt, lean, coalesced, view } = o;
+  const nowIso = (): string => new Date().toISOString();
+
+  const audit = (
+    type: AuditEntry['type'],
+    source: AuditEntry['source'],
+    payload: Record<string, unknown>,
+    review?: AuditLine['review'],
+  ): void => {
+    s.seq += 1;
+    const key = `seq:${s.seq}`;
+    s.outbox.push({ key, type, source, occurredAt: nowIso(), payload });
+    if (review) (s.reviews ??= []).push({ ...review, causeKey: key });
+    s.updatedAt = nowIso();
+    s.viewDirty = true;
+  };
+
+  /** Set when the search attributes may be stale; the publisher (below) upserts them once the task's work is done. */
+  let publishPending = false;
+
+  /** Search attributes for operators' queries, and the current details the Web UI shows, in words. */
+  const publishSearchAttributes = (): void => {
+    const t = totals(s.ledger, schedule);
+    if (coalesced()) {
+      publishPending = true;
+    } else {
+      // Runs recorded before the patch upserted here, every time.
+      upsertSearchAttributes([
+        { key: ActivationStateKey, value: s.state },
+        { key: CountedCentsKey, value: t.countedCents },
+      ]);
+    }
+    // Not a command (no history event): safe to set as often as the state changes.
+    setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, schedule, s.verdict));
+  };
+
+  const queueNotification = (type: NotificationType, suffix: string, data: Record<string, unknown>): void => {
+    const id = `${workflowId}:${suffix}`;
+    if (s.notified.includes(id)) return;
+    s.notified.push(id);
+    s.notifyQueue.push({ id, type, workflowId, memberId, campaignId: campaign.campaignId, occurredAt: nowIso(), data });
+  };
+
+  let stopping = false;
+  let recording = false;
+  let notifying = 0;
+
+  /**
+   * Lean recording writes a record one of two ways. Durable: the ordinary activity, scheduled by a completed workflow
+   * task, so what it writes is what the run has committed: every audit line, every notification, anything at or after
+   * the verdict. Fast: a local activity writing only the member view and the changed ledger entries (version-guarded:
+   * a newer view always wins). A local activity runs before its workflow task is committed, and a task that fails (a
+   * crashed worker, a signal arriving as the run completes) is retried with the news in a new order; the fast record
+   * is then speculative, which the view and the ledger survive (the retry writes a newer version of both at once),
+   * but an append-only audit trail and a sent notification would not. So until the verdict, audit lines wait in the
+   * outbox for the next durable record: the next notification (enrolled, goal achieved, a delayed load settled), the
+   * verdict, or AUDIT_BATCH of them. They are all written before the run ends.
+   */
+  const durableRecordDue = (): boolean =>
+    s.notifyQueue.length > 0 || s.outbox.length >= AUDIT_BATCH || (s.outbox.length > 0 && hasVerdict(s.state));
+
+  // History events since the last record of this run: with `heard`, the cost of news in events.
+  let historyAtLastRecord = 0;
+  const recorder = async (): Promise<void> => {
+    for (;;) {
+      await condition(
+        () => !stopping && (lean ? s.viewDirty || durableRecordDue() : s.outbox.length > 0 || s.viewDirty),
+      );
+      recording = true;
+      const durable = !lean || durableRecordDue();
+      const audited = durable ? s.outbox.length : 0;
+      const notified = lean && durable ? s.notifyQueue.length : 0;
+      const changed = s.changed.splice(0);
+      const heard = (s.heard ??= []).splice(0);
+      const auditedKeys = new Set(s.outbox.slice(0, audited).map((a) => a.key));
+      const reviewed = (s.reviews ?? []).filter((r) => auditedKeys.has(r.causeKey));
+      const historyLength = workflowInfo().historyLength;
+      s.viewDirty = false;
+      try {
+        await (durable ? recordProgress : recordProgressLocally)({
+          workflowId,
+          campaignId: campaign.campaignId,
+          memberId,
+          rewardPoints: campaign.rewardPoints,
+          version: s.seq,
+          audit: s.outbox.slice(0, audited),
+          entries: changed.map((id) => s.ledger[id]),
+          view: view(),
+          ...(notified > 0 ? { notifications: s.notifyQueue.slice(0, notified) } : {}),
+          ...(reviewed.length > 0 ? { reviews: reviewed } : {}),
+          measures: { heard, historyEvents: historyLength - historyAtLastRecord },
+          ...(s.rowUnconfirmed
+            ? {
+                ifNew: {
+                  audit: [enrolledAudit(campaign, schedule, startedAt)],
+                  notifications: [enrolledNotification(workflowId, memberId, campaign, schedule, startedAt)],
+                },
+              }
+            : {}),
+        });
+        s.outbox.splice(0, audited);
+        if (reviewed.length > 0) s.reviews = s.reviews!.filter((r) => !auditedKeys.has(r.causeKey));
+        s.notifyQueue.splice(0, notified);
+        s.rowUnconfirmed = undefined;
+        historyAtLastRecord = historyLength;
+      } catch (err) {
+        // Only reachable if the workflow is being cancelled; keep what was not written for the next try.
+        for (const id of changed) if (!s.changed.includes(id)) s.changed.push(id);
+        s.heard.unshift(...heard);
+        s.viewDirty = true;
+        throw err;
+      } finally {
+        recording = false;
+      }
+    }
+  };
+
+  const notifier = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => !stopping && s.notifyQueue.length > 0);
+      const message = s.notifyQueue.shift()!;
+      notifying += 1;
+      void notify(message)
+        .catch((err: unknown) => log.warn('notification not delivered', { id: message.id, error: String(err) }))
+        .finally(() => {
+          notifying -= 1;
+        });
+    }
+  };
+
+  /**
+   * Upserts the search attributes after the work of a workflow task: its condition is checked after each job of an
+   * activation, but it resumes only once every job has run (microtasks wait for the job loop), so a burst of news
+   * costs one upsert with the final values. Values the execution already has (set at start, carried over by
+   * continue-as-new, or upserted before) cost none.
+   */
+  const publisher = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => publishPending);
+      publishPending = false;
+      const countedCents = totals(s.ledger, schedule).countedCents;
+      const current = workflowInfo().typedSearchAttributes;
+      if (current.get(ActivationStateKey) === s.state) {
+        if (lean || current.get(CountedCentsKey) === countedCents) continue;
+      }
+      upsertSearchAttributes([
+        { key: ActivationStateKey, value: s.state },
+        { key: CountedCentsKey, value: countedCents },
+      ]);
+    }
+  };
+
+  const idle = (): boolean =>
+    !recording &&
+    notifying === 0 &&
+    !publishPending &&
+    s.outbox.length === 0 &&
+    !s.viewDirty &&
+    s.notifyQueue.length === 0;
+
+  return {
+    audit: (line) => audit(line.type, line.source, line.payload, line.review),
+    notify: (n) => queueNotification(n.type, n.suffix, n.data),
+    publish: publishSearchAttributes,
+    start() {
+      void recorder();
+      if (!lean) void notifier();
+      void publisher();
+    },
+    idle,
+    quiet: () => !recording && notifying === 0 && !publishPending,
+    stop() {
+      stopping = true;
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The member workflow's state and its inputs: what a run starts with, what it carries across continue-as-new, and
+ * the patches that decide how a run records. Plain data and constants; the workflow is member-activation.ts.
+ */
+import type { LateEvent } from '../domain/enrollment';
+import type { Verdict } from '../domain/evaluation';
+import type { Ledger } from '../domain/ledger';
+import type { ActivationState } from '../domain/model';
+import type { AuditEntry, NotificationMessage, ReviewItem } from '../domain/records';
+import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
+import type { RewardView } from '../domain/view';
+import type { TransactionOutcome } from './messages';
+
+/**
+ * Patch ids: each guards a change of the command sequence so that runs recorded before it still replay
+ * (docs/versioning.md). Remove a branch only through `deprecatePatch`, once no run older than the patch is open.
+ */
+export const PATCHES = {
+  /**
+   * Search attributes are upserted at most once per workflow task, and not at all when they would not change.
+   * Before: one upsert per transaction heard, so a settlement update of 100 lines added 100 history events and 100
+   * visibility writes, and a duplicate or an instant load settling (the nightly file's commonest line) one each for
+   * nothing.
+   */
+  coalesceSearchAttributeUpserts: 'coalesce-search-attribute-upserts',
+  /**
+   * One deploy's worth of cheaper recording (issue 10), decided once at the start of a run (its marker costs one
+   * marker and one TemporalChangeVersion upsert per run, so the three changes share it):
+   * - a load heard within a state is recorded by a local activity that writes the member view and the ledger: one
+   *   marker event instead of an activity's three and the workflow task that follows it, and no trip through the
+   *   server's task queue (the read model shows the load within its own workflow task); audit lines and
+   *   notifications wait for, and verdicts take, the activity (see durableRecordDue);
+   * - notifications go to PostgreSQL with the record that caused them (a transactional outbox the worker's relay
+   *   pushes from), not through a `notify` activity each;
+   * - search attributes are upserted when the state changes (with the counted amount as of then), not whenever the
+   *   counted amount moves: the live amount is in the member view and the workflow's current details.
+   * Before: an activity per record and per notification, and an upsert for every transaction that changed the count.
+   * A run begun before the patch keeps those paths to its end (or its continue-as-new).
+   */
+  leanRecording: 'lean-recording',
+} as const;
+
+export interface ActivationInput {
+  campaign: CampaignTerms;
+  memberId: string;
+  schedule: EnrollmentSchedule;
+  /** How long transient reward failures are retried before the enrollment goes to MANUAL_REVIEW. */
+  rewardRetryForMs: number;
+  /** Continue-as-new once the history passes this many events, even before the server suggests it. */
+  historyEventLimit?: number;
+  /** State handed over by the previous run (continue-as-new). */
+  carried?: CarriedState;
+  /**
+   * Set by the API (lean recording): the transaction that started this run wrote its row, its ENROLLED audit line and
+   * notification (src/workflows/enrolled.ts), so the run has nothing to record before its first news. Its records
+   * still carry them (`ifNew`) until one has landed, for the case where that transaction was lost after the start.
+   */
+  recordedAtEnrollment?: boolean;
+}
+
+/** Everything the enrollment knows; carried whole across continue-as-new. */
+export interface CarriedState {
+  state: ActivationState;
+  ledger: Ledger;
+  /** Ledger entries changed since the last record. */
+  changed: string[];
+  /** Audit sequence number; also the read model's version. */
+  seq: number;
+  /** Audit entries not yet written. */
+  outbox: AuditEntry[];
+  viewDirty: boolean;
+  /** Notifications not yet handed to the notifier, and the ids of every notification ever queued. */
+  notifyQueue: NotificationMessage[];
+  notified: string[];
+  goalAchievedTimes: number;
+  verdict?: Verdict;
+  reward?: RewardView;
+  late: LateEvent[];
+  updatedAt: string;
+  /**
+   * The answers to the latest transaction updates, by update id (oldest first, at most ANSWERS_KEPT). The server
+   * can deliver an update again on the next run when it completed in the task that continued as new
+   * (temporalio/temporal#6375); the repeat gets the first answer and changes nothing. Absent in older runs.
+   */
+  answers?: [updateId: string, outcome: TransactionOutcome | TransactionOutcome[]][];
+  /** Lean runs the API recorded at enrollment: set until a record has landed (see `recordedAtEnrollment`). */
+  rowUnconfirmed?: boolean;
+  /** `receivedAt` of the news heard since the last record: the recorder's freshness and cost figures. */
+  heard?: string[];
+  /** Review items the rules opened with audit lines still in the outbox (absent in older runs). */
+  reviews?: ReviewItem[];
+}
+
+// A repeat comes within minutes (a retried activity, an update redelivered after continue-as-new); 100 answers of
+// up to 100 outcomes each keep the carried state small.
+export const ANSWERS_KEPT = 100;
+
+export interface ActivationResult {
+  state: ActivationState;
+  verdict?: Verdict;
+  reward?: RewardView;
+}
