@@ -3,6 +3,31 @@ import type { Queryable } from './queryable';
 
 export type NotificationStatus = 'RECORDED' | 'DELIVERED' | 'FAILED';
 
+/** A row of the outbox as PostgreSQL returns it. */
+interface OutboxRow {
+  id: string;
+  workflow_id: string;
+  campaign_id: string;
+  member_id: string;
+  type: NotificationMessage['type'];
+  data: Record<string, unknown>;
+  occurred_at: Date;
+  status: NotificationStatus;
+  attempts: number;
+}
+
+function toMessage(r: OutboxRow): NotificationMessage {
+  return {
+    id: r.id,
+    type: r.type,
+    workflowId: r.workflow_id,
+    campaignId: r.campaign_id,
+    memberId: r.member_id,
+    occurredAt: r.occurred_at.toISOString(),
+    data: r.data,
+  };
+}
+
 /** Records notifications once each (by id): the outbox the relay pushes from. */
 export async function insertNotifications(db: Queryable, all: readonly NotificationMessage[]): Promise<void> {
   if (all.length === 0) return;
@@ -51,34 +76,16 @@ export async function claimDueNotifications(
   limit: number,
   leaseSeconds: number,
 ): Promise<(NotificationMessage & { attempts: number })[]> {
-  const { rows } = await db.query<{
-    id: string;
-    workflow_id: string;
-    campaign_id: string;
-    member_id: string;
-    type: NotificationMessage['type'];
-    data: Record<string, unknown>;
-    occurred_at: Date;
-    attempts: number;
-  }>(
+  const { rows } = await db.query<OutboxRow>(
     `UPDATE notifications SET next_attempt_at = now() + make_interval(secs => $2), attempts = attempts + 1
      WHERE id IN (SELECT id FROM notifications
                   WHERE status = 'RECORDED' AND next_attempt_at <= now()
                     AND created_at > now() - interval '${PUSH_HORIZON}'
                   ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-     RETURNING id, workflow_id, campaign_id, member_id, type, data, occurred_at, attempts`,
+     RETURNING id, workflow_id, campaign_id, member_id, type, data, occurred_at, status, attempts`,
     [limit, leaseSeconds],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    type: r.type,
-    workflowId: r.workflow_id,
-    campaignId: r.campaign_id,
-    memberId: r.member_id,
-    occurredAt: r.occurred_at.toISOString(),
-    data: r.data,
-    attempts: r.attempts,
-  }));
+  return rows.map((r) => ({ ...toMessage(r), attempts: r.attempts }));
 }
 
 /** The outcome of a push: DELIVERED; or due again after `retryInSeconds`; or FAILED after the last attempt. */
@@ -109,29 +116,9 @@ export interface NotificationRow extends NotificationMessage {
 }
 
 export async function notificationsOf(db: Queryable, campaignId: string, memberId: string): Promise<NotificationRow[]> {
-  const { rows } = await db.query<{
-    id: string;
-    workflow_id: string;
-    campaign_id: string;
-    member_id: string;
-    type: NotificationMessage['type'];
-    data: Record<string, unknown>;
-    occurred_at: Date;
-    status: NotificationStatus;
-    attempts: number;
-  }>('SELECT * FROM notifications WHERE campaign_id = $1 AND member_id = $2 ORDER BY occurred_at, id', [
-    campaignId,
-    memberId,
-  ]);
-  return rows.map((r) => ({
-    id: r.id,
-    type: r.type,
-    workflowId: r.workflow_id,
-    campaignId: r.campaign_id,
-    memberId: r.member_id,
-    occurredAt: r.occurred_at.toISOString(),
-    data: r.data,
-    status: r.status,
-    attempts: r.attempts,
-  }));
+  const { rows } = await db.query<OutboxRow>(
+    'SELECT * FROM notifications WHERE campaign_id = $1 AND member_id = $2 ORDER BY occurred_at, id',
+    [campaignId, memberId],
+  );
+  return rows.map((r) => ({ ...toMessage(r), status: r.status, attempts: r.attempts }));
 }

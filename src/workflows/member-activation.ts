@@ -7,18 +7,7 @@
  * continue-as-new. What is to be written down goes through the write-behind of member-recording.ts; the state and
  * the patches are in member-state.ts.
  */
-import {
-  ApplicationFailure,
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  currentUpdateInfo,
-  log,
-  patched,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import {
   apply,
   cancel,
@@ -27,31 +16,30 @@ import {
   evaluate,
   rewardOutcome,
   windowEnded,
-  type EnrollmentState,
   type EnrollmentTerms,
   type LateEvent,
   type RewardResult,
   type Step,
 } from '../domain/enrollment';
-import { ErrorType } from '../domain/errors';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
-import { validateTransactionEvent } from '../domain/validation';
 import { memberView, type MemberView } from '../domain/view';
 import { enrolledNotification } from './enrolled';
-import {
-  applyTransactionUpdate,
-  applyTransactionsUpdate,
-  MAX_EVENTS_PER_UPDATE,
-  cancelUpdate,
-  explanationQuery,
-  memberViewQuery,
-  transactionSignal,
-  type TransactionOutcome,
-} from './messages';
+import { registerHandlers } from './member-handlers';
 import { createRecording } from './member-recording';
-import { ANSWERS_KEPT, PATCHES, type ActivationInput, type ActivationResult, type CarriedState } from './member-state';
+import {
+  adopt,
+  continueAsNewDue,
+  enrollmentOf,
+  freshState,
+  PATCHES,
+  resultOf,
+  type ActivationInput,
+  type ActivationResult,
+  type CarriedState,
+} from './member-state';
+import type { TransactionOutcome } from './messages';
 import { describeRewardFailure, rewardActivity } from './rewarding';
 
 export { ANSWERS_KEPT, PATCHES, type ActivationInput, type ActivationResult, type CarriedState } from './member-state';
@@ -68,40 +56,15 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   // The API recorded the start (lean recording): nothing to write until the first news.
   const startRecorded = lean && !input.carried && input.recordedAtEnrollment === true;
 
-  const s: CarriedState = input.carried ?? {
-    state: 'ENROLLED',
-    ledger: {},
-    changed: [],
-    seq: 0,
-    outbox: [],
-    viewDirty: !startRecorded,
-    notifyQueue: [],
-    notified: startRecorded ? [enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id] : [],
-    goalAchievedTimes: 0,
-    late: [],
-    updatedAt: nowIso(),
-    ...(startRecorded ? { rowUnconfirmed: true } : {}),
-  };
-
+  const s: CarriedState =
+    input.carried ??
+    freshState(nowIso(), startRecorded, enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id);
   const terms: EnrollmentTerms = { campaign, memberId, schedule };
-  const enrollment = (): EnrollmentState => ({
-    state: s.state,
-    ledger: s.ledger,
-    goalAchievedTimes: s.goalAchievedTimes,
-    late: s.late,
-    ...(s.verdict ? { verdict: s.verdict } : {}),
-    ...(s.reward ? { reward: s.reward } : {}),
-  });
+  const enrollment = () => enrollmentOf(s);
 
   /** Takes the step's state and writes down its effects, in the order the rules produced them. */
   const carryOut = <O>(step: Step<O>): O => {
-    const e = step.enrollment;
-    s.state = e.state;
-    s.ledger = e.ledger;
-    s.goalAchievedTimes = e.goalAchievedTimes;
-    s.late = e.late;
-    if (e.verdict) s.verdict = e.verdict;
-    if (e.reward) s.reward = e.reward;
+    adopt(s, step.enrollment);
     for (const line of step.audit) recording.audit(line);
     for (const n of step.notifications) recording.notify(n);
     for (const t of step.transitions) log.info('state changed', { ...t });
@@ -130,73 +93,19 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     return carryOut(apply(terms, enrollment(), ev, nowIso()));
   };
 
-  // ---- handlers --------------------------------------------------------------------------------
-
-  setHandler(transactionSignal, (ev) => {
-    accept(ev);
-  });
-  /** Answers a repeated update id with its first answer (see `answers`), else runs `apply` and remembers. */
-  const answerOnce = <T extends TransactionOutcome | TransactionOutcome[]>(run: () => T): T => {
-    const updateId = currentUpdateInfo()?.id;
-    const answers = (s.answers ??= []);
-    const earlier = answers.find(([id]) => id === updateId);
-    if (earlier) return earlier[1] as T;
-    const outcome = run();
-    if (updateId) {
-      answers.push([updateId, outcome]);
-      if (answers.length > ANSWERS_KEPT) answers.splice(0, answers.length - ANSWERS_KEPT);
-    }
-    return outcome;
-  };
-  setHandler(applyTransactionUpdate, (ev) => answerOnce(() => accept(ev)), {
-    validator: (ev) => {
-      const problem = validateTransactionEvent(ev, memberId);
-      if (problem) throw ApplicationFailure.create({ type: ErrorType.INVALID_TRANSACTION, message: problem });
-    },
-  });
-  // An invalid record among several is answered CONFLICT (and audited as rejected) instead of refusing them all.
-  setHandler(applyTransactionsUpdate, (events) => answerOnce(() => events.map((ev) => accept(ev))), {
-    validator: (events) => {
-      if (!Array.isArray(events) || events.length === 0 || events.length > MAX_EVENTS_PER_UPDATE) {
-        throw ApplicationFailure.create({
-          type: ErrorType.INVALID_TRANSACTION,
-          message: `send 1 to ${MAX_EVENTS_PER_UPDATE} records per update`,
-        });
-      }
-    },
-  });
-  setHandler(
-    cancelUpdate,
-    (req) => {
+  registerHandlers({
+    s,
+    memberId,
+    accept,
+    cancelRefusal: () => cancelRefusal(enrollment()),
+    cancel: (req) => {
       carryOut(cancel(terms, enrollment(), req, nowIso()));
       return view();
     },
-    {
-      validator: (_req) => {
-        const refusal = cancelRefusal(enrollment());
-        if (refusal) {
-          throw ApplicationFailure.create({ type: ErrorType.ALREADY_DECIDED, message: refusal, details: [s.state] });
-        }
-      },
-    },
-  );
-  setHandler(memberViewQuery, view);
-  setHandler(explanationQuery, () => explain(s.ledger, schedule, campaign.targetCents, s.verdict));
-
+    view,
+    explanation: () => explain(s.ledger, schedule, campaign.targetCents, s.verdict),
+  });
   recording.start();
-
-  /** Before returning: everything recorded, every notification handed over, every handler done. */
-  const drain = async (): Promise<void> => {
-    await condition(() => recording.idle() && allHandlersFinished());
-  };
-
-  const shouldContinueAsNew = (): boolean => {
-    const info = workflowInfo();
-    return (
-      info.continueAsNewSuggested ||
-      (input.historyEventLimit !== undefined && info.historyLength > input.historyEventLimit)
-    );
-  };
 
   const continueAsNewNow = async (): Promise<never> => {
     recording.stop();
@@ -223,7 +132,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       due = true;
     }
     for (;;) {
-      await condition(() => due || hasVerdict(s.state) || shouldContinueAsNew());
+      await condition(() => due || hasVerdict(s.state) || continueAsNewDue(workflowInfo(), input.historyEventLimit));
       if (hasVerdict(s.state)) return 'DECIDED';
       if (due) return 'DEADLINE';
       await continueAsNewNow();
@@ -243,8 +152,9 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   }
   if (s.state === 'PENDING_REWARD') await rewardTheMember();
 
-  await drain();
-  return { state: s.state, ...(s.verdict ? { verdict: s.verdict } : {}), ...(s.reward ? { reward: s.reward } : {}) };
+  // Before returning: everything recorded, every notification handed over, every handler done.
+  await condition(() => recording.idle() && allHandlersFinished());
+  return resultOf(s);
 
   async function rewardTheMember(): Promise<void> {
     const reward = s.reward!;

@@ -1,8 +1,9 @@
 /**
  * The member workflow's state and its inputs: what a run starts with, what it carries across continue-as-new, and
- * the patches that decide how a run records. Plain data and constants; the workflow is member-activation.ts.
+ * the patches that decide how a run records, and the few plain functions that move between the carried state and the
+ * rules' EnrollmentState. No Temporal calls; the workflow is member-activation.ts.
  */
-import type { LateEvent } from '../domain/enrollment';
+import type { EnrollmentState, LateEvent } from '../domain/enrollment';
 import type { Verdict } from '../domain/evaluation';
 import type { Ledger } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
@@ -99,4 +100,60 @@ export interface ActivationResult {
   state: ActivationState;
   verdict?: Verdict;
   reward?: RewardView;
+}
+
+/**
+ * The state a run begins with when nothing is carried. `startRecorded`: the API wrote the enrollment row, its ENROLLED
+ * audit line and notification (`recordedAtEnrollment` on a lean run), so the view is clean and that notification is
+ * already queued once.
+ */
+export function freshState(now: string, startRecorded: boolean, enrolledNotificationId: string): CarriedState {
+  return {
+    state: 'ENROLLED',
+    ledger: {},
+    changed: [],
+    seq: 0,
+    outbox: [],
+    viewDirty: !startRecorded,
+    notifyQueue: [],
+    notified: startRecorded ? [enrolledNotificationId] : [],
+    goalAchievedTimes: 0,
+    late: [],
+    updatedAt: now,
+    ...(startRecorded ? { rowUnconfirmed: true } : {}),
+  };
+}
+
+/** What the rules see of the carried state. */
+export function enrollmentOf(s: CarriedState): EnrollmentState {
+  return {
+    state: s.state,
+    ledger: s.ledger,
+    goalAchievedTimes: s.goalAchievedTimes,
+    late: s.late,
+    ...(s.verdict ? { verdict: s.verdict } : {}),
+    ...(s.reward ? { reward: s.reward } : {}),
+  };
+}
+
+/** Takes the rules' new state into the carried state (a verdict and a reward, once set, stay). */
+export function adopt(s: CarriedState, e: EnrollmentState): void {
+  s.state = e.state;
+  s.ledger = e.ledger;
+  s.goalAchievedTimes = e.goalAchievedTimes;
+  s.late = e.late;
+  if (e.verdict) s.verdict = e.verdict;
+  if (e.reward) s.reward = e.reward;
+}
+
+export function resultOf(s: CarriedState): ActivationResult {
+  return { state: s.state, ...(s.verdict ? { verdict: s.verdict } : {}), ...(s.reward ? { reward: s.reward } : {}) };
+}
+
+/** Continue-as-new when the server suggests it, or once the history passes the input's own limit. */
+export function continueAsNewDue(
+  info: { continueAsNewSuggested: boolean; historyLength: number },
+  historyEventLimit: number | undefined,
+): boolean {
+  return info.continueAsNewSuggested || (historyEventLimit !== undefined && info.historyLength > historyEventLimit);
 }
