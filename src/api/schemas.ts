@@ -138,15 +138,20 @@ export const RewardResponse = z
   })
   .openapi('Reward');
 
+/** What the member view and the explanation both start with: whose enrollment, its state and its calendar. */
+const enrollmentBasics = {
+  campaignId: CampaignId,
+  memberId: MemberId,
+  state: z.enum(ACTIVATION_STATES),
+  enrolledAt: Timestamp,
+  windowEndsAt: Timestamp,
+  evaluatesAt: Timestamp,
+  targetCents: z.number().int(),
+};
+
 export const MemberResponse = z
   .object({
-    campaignId: CampaignId,
-    memberId: MemberId,
-    state: z.enum(ACTIVATION_STATES),
-    enrolledAt: Timestamp,
-    windowEndsAt: Timestamp,
-    evaluatesAt: Timestamp,
-    targetCents: z.number().int(),
+    ...enrollmentBasics,
     countedCents: z.number().int(),
     instantCents: z.number().int(),
     settledCents: z.number().int(),
@@ -177,13 +182,7 @@ const ExplainedTransaction = z.object({
 
 export const ExplanationResponse = z
   .object({
-    campaignId: CampaignId,
-    memberId: MemberId,
-    state: z.enum(ACTIVATION_STATES),
-    enrolledAt: Timestamp,
-    windowEndsAt: Timestamp,
-    evaluatesAt: Timestamp,
-    targetCents: z.number().int(),
+    ...enrollmentBasics,
     totals: z.object({
       countedCents: z.number().int(),
       instantCents: z.number().int(),

@@ -19,9 +19,9 @@ import { apply, initialEnrollment, type EnrollmentState, type EnrollmentTerms } 
 import { ErrorType } from '../../src/domain/errors';
 import { activationWorkflowId } from '../../src/domain/ids';
 import type { NotificationMessage, ProgressRecord } from '../../src/domain/records';
-import { memberView } from '../../src/domain/view';
 import { TARGET, day, load, schedule } from '../domain/fixtures';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { progressRecord } from '../support/records';
 
 const campaign = {
   campaignId: 'activities',
@@ -75,27 +75,18 @@ const nextMember = (): { terms: EnrollmentTerms; workflowId: string } => {
   return { terms: { campaign, memberId, schedule }, workflowId: activationWorkflowId(campaign.campaignId, memberId) };
 };
 
-function progress(
+const progress = (
   terms: EnrollmentTerms,
-  workflowId: string,
   e: EnrollmentState,
   version: number,
   over: Partial<ProgressRecord> = {},
-): ProgressRecord {
-  return {
-    workflowId,
-    campaignId: campaign.campaignId,
-    memberId: terms.memberId,
-    rewardPoints: campaign.rewardPoints,
-    version,
+): ProgressRecord =>
+  progressRecord(terms, e, version, day(2), {
     audit: [
       { key: `seq:${version}`, type: 'TRANSACTION_RECEIVED', source: 'REALTIME', occurredAt: day(2), payload: {} },
     ],
-    entries: Object.values(e.ledger),
-    view: memberView(terms, e, day(2)),
     ...over,
-  };
-}
+  });
 
 const env = () => new MockActivityEnvironment({ activityType: 'recordProgress', attempt: 1 });
 
@@ -111,7 +102,7 @@ describe('recordProgress', () => {
     });
     const tx = load(20_000, { memberId: terms.memberId, receivedAt: new Date(Date.now() - 1_000).toISOString() });
     const e = apply(terms, initialEnrollment(), tx, day(2)).enrollment;
-    const record = progress(terms, workflowId, e, 1, { measures: { heard: [tx.receivedAt], historyEvents: 5 } });
+    const record = progress(terms, e, 1, { measures: { heard: [tx.receivedAt], historyEvents: 5 } });
     await env().run(activities.recordProgress, record);
     await env().run(activities.recordProgress, record); // a retried attempt after a lost answer
 
@@ -133,10 +124,10 @@ describe('recordProgress', () => {
     const second = load(35_000, { memberId: terms.memberId });
     const e1 = apply(terms, initialEnrollment(), first, day(2)).enrollment;
     const e2 = apply(terms, e1, second, day(3)).enrollment;
-    await env().run(activities.recordProgress, progress(terms, workflowId, e1, 1));
-    await env().run(activities.recordProgress, progress(terms, workflowId, e2, 2));
+    await env().run(activities.recordProgress, progress(terms, e1, 1));
+    await env().run(activities.recordProgress, progress(terms, e2, 2));
     // The first record's activity is retried after the second landed: its audit line is kept, its view is not.
-    await env().run(activities.recordProgress, progress(terms, workflowId, e1, 1));
+    await env().run(activities.recordProgress, progress(terms, e1, 1));
     expect(await getEnrollment(db, campaign.campaignId, terms.memberId)).toMatchObject({
       state: 'GOAL_ACHIEVED',
       countedCents: 55_000,

@@ -23,9 +23,9 @@ import {
 } from '../../src/domain/enrollment';
 import { activationWorkflowId, rewardIdempotencyKey } from '../../src/domain/ids';
 import type { AuditEntry, ProgressRecord, ReviewItem } from '../../src/domain/records';
-import { memberView } from '../../src/domain/view';
 import { TARGET, day, load, schedule, withdrawal } from '../domain/fixtures';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { progressRecord } from '../support/records';
 
 let database: TestDatabase;
 let db: Db;
@@ -62,30 +62,17 @@ async function decidedMember(
   let e = apply(terms, initialEnrollment(), tx, day(2)).enrollment;
   e = evaluate(terms, windowEnded(terms, e, day(30)).enrollment, day(32)).enrollment;
   const workflowId = activationWorkflowId(campaign.campaignId, memberId);
-  await recordProgress(db, record(terms, e, workflowId, 1, []));
+  await recordProgress(db, record(terms, e, 1, []));
   return { terms, e, workflowId };
 }
 
-function record(
+const record = (
   terms: EnrollmentTerms,
   e: EnrollmentState,
-  workflowId: string,
   version: number,
   audit: AuditEntry[],
   reviews?: ReviewItem[],
-): ProgressRecord {
-  return {
-    workflowId,
-    campaignId: campaign.campaignId,
-    memberId: terms.memberId,
-    rewardPoints: campaign.rewardPoints,
-    version,
-    audit,
-    entries: Object.values(e.ledger),
-    view: memberView(terms, e, day(32)),
-    ...(reviews ? { reviews } : {}),
-  };
-}
+): ProgressRecord => progressRecord(terms, e, version, day(32), { audit, ...(reviews ? { reviews } : {}) });
 
 const reviewsOf = async (workflowId: string) =>
   (await listReviews(db, { campaignId: campaign.campaignId })).filter((r) => r.workflowId === workflowId);
@@ -94,8 +81,8 @@ it('opens the review items a record carries, once, whatever the audit payload sa
   const { terms, e, workflowId } = await decidedMember(10_000);
   const line: AuditEntry = { key: 'seq:9', type: 'LATE_EVENT', source: 'REALTIME', occurredAt: day(33), payload: {} };
   const item: ReviewItem = { kind: 'LATE_LOAD_WOULD_QUALIFY', reason: 'because', causeKey: 'seq:9', details: {} };
-  await recordProgress(db, record(terms, e, workflowId, 2, [line], [item]));
-  await recordProgress(db, record(terms, e, workflowId, 2, [line], [item])); // a retried activity
+  await recordProgress(db, record(terms, e, 2, [line], [item]));
+  await recordProgress(db, record(terms, e, 2, [line], [item])); // a retried activity
   expect((await reviewsOf(workflowId)).map((r) => [r.kind, r.reason])).toEqual([
     ['LATE_LOAD_WOULD_QUALIFY', 'because'],
   ]);
@@ -111,7 +98,7 @@ it("opens an older record's review items from its audit payload (an activity sch
     occurredAt: day(32),
     payload: { status: 'FAILED', failure: 'HTTP 400' },
   };
-  await recordProgress(db, record(terms, failed.enrollment, workflowId, 2, [legacy]));
+  await recordProgress(db, record(terms, failed.enrollment, 2, [legacy]));
   expect((await reviewsOf(workflowId)).map((r) => r.kind)).toEqual(['REWARD_FAILED']);
 });
 
@@ -136,7 +123,7 @@ it('judges late news for a closed enrollment by the workflow rule, and records t
 it("a person's retry completes a MANUAL_REVIEW enrollment, and a failed one opens a new review", async () => {
   const { terms, e, workflowId } = await decidedMember(60_000);
   const failed = rewardOutcome(terms, e, { status: 'FAILED', failure: 'HTTP 400' }, day(32)).enrollment;
-  await recordProgress(db, record(terms, failed, workflowId, 2, []));
+  await recordProgress(db, record(terms, failed, 2, []));
   const request = {
     workflowId,
     campaignId: campaign.campaignId,
