@@ -138,6 +138,17 @@ export function createApp({
     res.json(memberBody(view));
   });
 
+  app.post('/v1/campaigns/:campaignId/members/:memberId/schedule', async (req, res) => {
+    const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
+    const body = parse(s.ScheduleChangeBody, req.body ?? {}, 'body');
+    const requestedBy = callerId(req);
+    const view = await service.changeSchedule(campaignId, memberId, {
+      ...body,
+      ...(requestedBy ? { requestedBy } : {}),
+    });
+    res.json(memberBody(view));
+  });
+
   app.post('/v1/transactions', async (req, res) => {
     const tx = parse(s.TransactionBody, req.body ?? {}, 'body');
     res.status(202).json(await service.postTransaction(tx));
@@ -223,6 +234,7 @@ function memberBody(v: MemberView) {
           },
         }
       : {}),
+    ...(v.scheduleChanges?.length ? { scheduleChanges: v.scheduleChanges } : {}),
     updatedAt: v.updatedAt,
   };
 }

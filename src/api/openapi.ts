@@ -10,6 +10,7 @@ import {
   type RouteConfig,
 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { MAX_TOTAL_EXTENSION } from '../domain/schedule';
 import { SETTLEMENT_HEADER } from '../domain/settlement';
 import { RETRY_AFTER_SECONDS } from './dependencies';
 import * as s from './schemas';
@@ -213,6 +214,30 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
       ...jsonBodyErrors,
       ...notFound('the member is not enrolled in this campaign'),
       409: error('ALREADY_DECIDED: the enrollment has a verdict (details: its state)'),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'post',
+    path: '/v1/campaigns/{campaignId}/members/{memberId}/schedule',
+    operationId: 'changeSchedule',
+    tags: ['enrollments'],
+    summary: "Move an open enrollment's deadlines later (the campaign's terms stay as they are)",
+    description:
+      'extendWindowBy moves windowEndsAt and evaluatesAt; extendGraceBy moves evaluatesAt. The durable timers move, ' +
+      'and the window rule uses the new windowEndsAt for every transaction at once: a load that only the new window ' +
+      'holds counts (the explanation says so), a withdrawal that only it holds disqualifies. Each change is in the ' +
+      "member view's scheduleChanges and the audit trail with X-Caller-Id, the reason, and the old and new times.",
+    request: { params: s.MemberPath, headers: s.CallerHeader, body: jsonBody(s.ScheduleChangeBody) },
+    responses: {
+      200: json(s.MemberResponse, 'Moved: the member view with the new deadlines'),
+      ...jsonBodyErrors,
+      ...notFound('the member is not enrolled in this campaign'),
+      409: error(
+        'ALREADY_DECIDED: the enrollment has a verdict or its evaluatesAt has passed; WINDOW_CLOSED: the window has ' +
+          `ended (only extendGraceBy can still move); EXTENSION_LIMIT: the deadlines would move more than ${MAX_TOTAL_EXTENSION} ` +
+          "past the campaign's calendar in all (details: the state)",
+      ),
       ...unavailable,
     },
   });

@@ -4,6 +4,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { extensionProblem, MAX_REASON_LENGTH, MAX_TOTAL_EXTENSION } from '../domain/schedule';
 import { graceProblem, MAX_GRACE, MAX_WINDOW, windowProblem } from '../domain/terms';
 import {
   ACTIVATION_STATES,
@@ -138,6 +139,19 @@ export const RewardResponse = z
   })
   .openapi('Reward');
 
+const ScheduleChangeResponse = z
+  .object({
+    changedAt: Timestamp,
+    requestedBy: z.string().optional(),
+    reason: z.string(),
+    operationId: z.string().optional().openapi({ description: 'The bulk operation that made the change' }),
+    extendWindowBy: z.string().optional(),
+    extendGraceBy: z.string().optional(),
+    windowEndsAt: z.object({ from: Timestamp, to: Timestamp }),
+    evaluatesAt: z.object({ from: Timestamp, to: Timestamp }),
+  })
+  .openapi('ScheduleChange');
+
 /** What the member view and the explanation both start with: whose enrollment, its state and its calendar. */
 const enrollmentBasics = {
   campaignId: CampaignId,
@@ -167,6 +181,10 @@ export const MemberResponse = z
       .optional()
       .openapi({ description: 'The in-window withdrawal that disqualified the member (DISQUALIFIED)' }),
     reward: RewardResponse.optional(),
+    scheduleChanges: z
+      .array(ScheduleChangeResponse)
+      .optional()
+      .openapi({ description: "Operators' changes of this enrollment's deadlines, oldest first (absent: none)" }),
     updatedAt: Timestamp,
   })
   .openapi('Member');
@@ -178,6 +196,7 @@ const ExplainedTransaction = z.object({
   amountCents: z.number().int(),
   occurredAt: Timestamp,
   status: z.enum(['INSTANT', 'PENDING', 'SETTLED', 'RETURNED', 'POSTED']),
+  detail: z.string().optional(),
 });
 
 export const ExplanationResponse = z
@@ -206,8 +225,32 @@ export const ExplanationResponse = z
         reason: z.string(),
       })
       .optional(),
+    scheduleChanges: z.array(ScheduleChangeResponse).optional(),
   })
   .openapi('Explanation');
+
+export const ScheduleChangeBody = z
+  .strictObject({
+    extendWindowBy: Duration(
+      'extendWindowBy',
+      extensionProblem,
+      'P7D',
+      `Added to windowEndsAt; evaluatesAt moves by the same (the grace period keeps its length). Longer than zero, at most ${MAX_TOTAL_EXTENSION}`,
+    ).optional(),
+    extendGraceBy: Duration(
+      'extendGraceBy',
+      extensionProblem,
+      'PT24H',
+      `Added to evaluatesAt (after any window extension). Longer than zero, at most ${MAX_TOTAL_EXTENSION}`,
+    ).optional(),
+    reason: FreeText('reason', MAX_REASON_LENGTH)
+      .refine((text) => text.trim() !== '', 'reason must not be empty')
+      .openapi({ example: 'card processor outage on 2026-12-01' }),
+  })
+  .refine((b) => b.extendWindowBy !== undefined || b.extendGraceBy !== undefined, {
+    message: 'give extendWindowBy, extendGraceBy or both',
+  })
+  .openapi('ScheduleChangeRequest');
 
 export const CancelBody = z.strictObject({ reason: FreeText('reason', 500).optional() }).openapi('CancelRequest');
 
@@ -372,7 +415,7 @@ export const ErrorResponse = z
         example: 'VALIDATION_FAILED',
         description:
           'SCREAMING_SNAKE: VALIDATION_FAILED, INVALID_JSON, INVALID_SETTLEMENT_FILE, BAD_REQUEST, NOT_FOUND, ' +
-          'CAMPAIGN_TERMS_IMMUTABLE, ALREADY_DECIDED, REVIEW_ALREADY_RESOLVED, PAYLOAD_TOO_LARGE, ' +
+          'CAMPAIGN_TERMS_IMMUTABLE, ALREADY_DECIDED, WINDOW_CLOSED, EXTENSION_LIMIT, REVIEW_ALREADY_RESOLVED, PAYLOAD_TOO_LARGE, ' +
           'UNSUPPORTED_MEDIA_TYPE, IDEMPOTENCY_KEY_REUSED, SERVICE_UNAVAILABLE',
       }),
       message: z.string().openapi({ description: 'For people; do not parse it' }),

@@ -37,7 +37,7 @@ import { canonicalTime } from '../domain/time';
 import type { MemberView } from '../domain/view';
 import { enrolledAudit, enrolledNotification } from '../workflows/enrolled';
 import { ErrorType } from '../domain/errors';
-import { cancelUpdate } from '../workflows/messages';
+import { cancelUpdate, changeScheduleUpdate, type ScheduleChangeRequest } from '../workflows/messages';
 import type { ActivationInput, memberActivation } from '../workflows/member-activation';
 import {
   ActivationStateKey,
@@ -75,6 +75,11 @@ export interface EnrollResult {
 }
 
 export type Service = ReturnType<typeof createService>;
+
+/** A deadline change the enrollment refuses: 409 with the code the workflow gave and the state it is in. */
+function scheduleRefused(code: string, message: string | undefined, state: string): ApiError {
+  return new ApiError(409, code, message ?? `the enrollment already has a verdict (${state})`, [{ state }]);
+}
 
 export function createService(deps: ServiceDeps) {
   const { db, temporal } = deps;
@@ -198,7 +203,7 @@ export function createService(deps: ServiceDeps) {
     async explain(campaignId: string, memberId: string) {
       const e = await requireEnrollment(campaignId, memberId);
       const ledger = await getLedger(db, e.workflowId);
-      const explanation = explain(ledger, e, e.targetCents, e.verdict);
+      const explanation = explain(ledger, e, e.targetCents, e.verdict, e.scheduleChanges);
       const { schedule: _schedule, ...rest } = explanation;
       return {
         campaignId,
@@ -229,6 +234,35 @@ export function createService(deps: ServiceDeps) {
           }
         }
         if (err instanceof WorkflowNotFoundError) throw alreadyDecided(e.state);
+        throw err;
+      }
+    },
+
+    /**
+     * Moves an open enrollment's deadlines later. The workflow decides (an update with a validator), so a race with a
+     * deadline is settled there; a refusal changes nothing and says why (409) in the contract's error shape.
+     */
+    async changeSchedule(campaignId: string, memberId: string, request: ScheduleChangeRequest) {
+      const e = await requireEnrollment(campaignId, memberId);
+      if (hasVerdict(e.state)) throw scheduleRefused(ErrorType.ALREADY_DECIDED, undefined, e.state);
+      try {
+        return await call(() =>
+          temporal.workflow.getHandle(e.workflowId).executeUpdate(changeScheduleUpdate, { args: [request] }),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+          const { type, message, details } = err.cause;
+          const state = (details?.[0] as string | undefined) ?? e.state;
+          if (type === ErrorType.INVALID_SCHEDULE_CHANGE) throw new ApiError(400, 'VALIDATION_FAILED', message);
+          if (
+            type === ErrorType.ALREADY_DECIDED ||
+            type === ErrorType.WINDOW_CLOSED ||
+            type === ErrorType.EXTENSION_LIMIT
+          ) {
+            throw scheduleRefused(type, message, state);
+          }
+        }
+        if (err instanceof WorkflowNotFoundError) throw scheduleRefused(ErrorType.ALREADY_DECIDED, undefined, e.state);
         throw err;
       }
     },

@@ -15,6 +15,15 @@ export type Command =
   | { name: 'settle'; file: string; idempotencyKey?: string; wait: boolean }
   | { name: 'batch'; batchId: string; wait: boolean }
   | { name: 'status'; campaignId: string; memberId: string }
+  | {
+      name: 'schedule';
+      campaignId: string;
+      memberId: string;
+      extendWindowBy?: string;
+      extendGraceBy?: string;
+      reason: string;
+      callerId?: string;
+    }
   | { name: 'reviews'; state?: ReviewState }
   | { name: 'resolve'; reviewId: string; action: ReviewAction; note: string }
   | { name: 'report'; campaignId: string };
@@ -105,6 +114,42 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
     positionals: ['campaignId', 'memberId'],
     options: {},
     build: ([campaignId, memberId]) => ({ name: 'status', campaignId, memberId }),
+  },
+  schedule: {
+    synopsis: 'schedule <campaignId> <memberId> [--extend-window D] [--extend-grace D] --reason "..."',
+    summary: "move an open enrollment's deadlines later",
+    details: [
+      '--extend-window moves windowEndsAt and evaluatesAt by D (the grace period keeps its length); --extend-grace',
+      'moves evaluatesAt. D is an ISO-8601 duration (P7D, PT12H). Only forward, only before the deadline being moved,',
+      "at most P30D past the campaign's calendar in all. A load that only the new window holds counts at once.",
+      'Prints the member view with the new deadlines and every change made so far.',
+    ],
+    positionals: ['campaignId', 'memberId'],
+    options: {
+      'extend-window': { type: 'string', value: 'D', help: 'add D to the window (and to evaluatesAt)' },
+      'extend-grace': { type: 'string', value: 'D', help: 'add D to the grace period (evaluatesAt)' },
+      reason: { type: 'string', value: '"..."', help: 'why (required; kept in the audit trail)' },
+      caller: { type: 'string', value: 'ID', help: 'who asks (sent as X-Caller-Id; default: $USER)' },
+    },
+    build: ([campaignId, memberId], values) => {
+      const extendWindowBy = str(values, 'extend-window');
+      const extendGraceBy = str(values, 'extend-grace');
+      if (extendWindowBy === undefined && extendGraceBy === undefined) {
+        return 'give --extend-window D, --extend-grace D or both';
+      }
+      const reason = str(values, 'reason');
+      if (reason === undefined || reason.trim() === '') return 'missing --reason "...": say why';
+      const callerId = str(values, 'caller');
+      return {
+        name: 'schedule',
+        campaignId,
+        memberId,
+        ...(extendWindowBy !== undefined ? { extendWindowBy } : {}),
+        ...(extendGraceBy !== undefined ? { extendGraceBy } : {}),
+        reason,
+        ...(callerId !== undefined ? { callerId } : {}),
+      };
+    },
   },
   reviews: {
     synopsis: 'reviews [--state OPEN|RESOLVED]',
@@ -272,7 +317,11 @@ export function parseCommandLine(
       first,
     );
   }
-  return { kind: 'run', invocation: { command, api, json: values.json === true } };
+  const withCaller =
+    command.name === 'schedule' && command.callerId === undefined && env.USER
+      ? { ...command, callerId: env.USER }
+      : command;
+  return { kind: 'run', invocation: { command: withCaller, api, json: values.json === true } };
 }
 
 const unknown = (name: string) => `unknown command "${name}"`;

@@ -23,7 +23,7 @@ export interface Answer<T> {
 export interface ApiClient {
   readonly baseUrl: string;
   get<T>(path: string): Promise<T>;
-  postJson<T>(path: string, body: unknown): Promise<Answer<T>>;
+  postJson<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<Answer<T>>;
   /** Streams `body` as `text/csv`: it is read as the request is sent, never held whole. */
   postCsv<T>(path: string, body: AsyncIterable<Uint8Array>, headers?: Record<string, string>): Promise<Answer<T>>;
 }
@@ -106,10 +106,10 @@ export function createClient(baseUrl: string, interrupt: AbortSignal = new Abort
       });
       return body;
     },
-    postJson<T>(path: string, body: unknown) {
+    postJson<T>(path: string, body: unknown, headers: Record<string, string> = {}) {
       return call<T>(path, {
         method: 'POST',
-        headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+        headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...headers },
         body: JSON.stringify(body),
         idleTimeoutMs: REQUEST_TIMEOUT_MS,
       });

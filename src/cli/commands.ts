@@ -54,6 +54,18 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
       return batch(ctx, cmd.batchId, cmd.wait);
     case 'status':
       return show(ctx, await client.get<MemberView>(memberPath(cmd.campaignId, cmd.memberId)), formatMember);
+    case 'schedule': {
+      const { body } = await client.postJson<MemberView>(
+        `${memberPath(cmd.campaignId, cmd.memberId)}/schedule`,
+        {
+          ...(cmd.extendWindowBy !== undefined ? { extendWindowBy: cmd.extendWindowBy } : {}),
+          ...(cmd.extendGraceBy !== undefined ? { extendGraceBy: cmd.extendGraceBy } : {}),
+          reason: cmd.reason,
+        },
+        cmd.callerId ? { 'X-Caller-Id': cmd.callerId } : {},
+      );
+      return show(ctx, body, formatMember);
+    }
     case 'reviews': {
       const list = await client.get<ReviewList>(`/v1/reviews${cmd.state ? `?state=${cmd.state}` : ''}`);
       return show(ctx, list, (l) => formatReviews(l, cmd.state));

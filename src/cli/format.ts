@@ -94,6 +94,19 @@ export function formatMember(m: MemberView): string {
       ['enrolled', formatTime(m.enrolledAt)],
       ['window ends', formatTime(m.windowEndsAt)],
       ['evaluates at', formatTime(m.evaluatesAt)],
+      ...(m.scheduleChanges ?? []).map((c): [string, string] => [
+        'moved',
+        `${formatTime(c.changedAt)} by ${c.requestedBy ?? 'unknown'}: ` +
+          [
+            c.windowEndsAt.from !== c.windowEndsAt.to
+              ? `window ${formatTime(c.windowEndsAt.from)} → ${formatTime(c.windowEndsAt.to)}`
+              : '',
+            `evaluates ${formatTime(c.evaluatesAt.from)} → ${formatTime(c.evaluatesAt.to)}`,
+          ]
+            .filter(Boolean)
+            .join(', ') +
+          ` (${c.reason})`,
+      ]),
       ['updated', formatTime(m.updatedAt)],
     ]),
   ].join('\n');

@@ -3,6 +3,7 @@ import type { ProgressRecord } from '../domain/records';
 import type { Verdict } from '../domain/evaluation';
 import type { Ledger, LedgerEntry } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
+import type { ScheduleChange } from '../domain/schedule';
 import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
 import { legacyReviewsFromAudit, openReviews } from './reviews';
@@ -28,6 +29,7 @@ interface EnrollmentRow {
   disqualified_by: DisqualifiedBy | null;
   reward: RewardView | null;
   verdict: Verdict | null;
+  schedule_changes: ScheduleChange[] | null;
   version: number;
   updated_at: Date;
 }
@@ -55,6 +57,7 @@ const toEnrollment = (r: EnrollmentRow): Enrollment => ({
   ...(r.disqualified_by ? { disqualifiedBy: r.disqualified_by } : {}),
   ...(r.reward ? { reward: r.reward } : {}),
   ...(r.verdict ? { verdict: r.verdict } : {}),
+  ...(r.schedule_changes?.length ? { scheduleChanges: r.schedule_changes } : {}),
   updatedAt: r.updated_at.toISOString(),
 });
 
@@ -164,9 +167,11 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
     const { rows: upserted } = await client.query<{ inserted: boolean }>(
       `INSERT INTO enrollments AS e (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,
               target_cents, reward_points, counted_cents, instant_cents, settled_cents, pending_cents,
-              disqualified_by, reward, verdict, version, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+              disqualified_by, reward, verdict, version, updated_at, schedule_changes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
        ON CONFLICT (campaign_id, member_id) DO UPDATE SET
+         window_ends_at = EXCLUDED.window_ends_at, evaluates_at = EXCLUDED.evaluates_at,
+         schedule_changes = EXCLUDED.schedule_changes,
          state = EXCLUDED.state, counted_cents = EXCLUDED.counted_cents, instant_cents = EXCLUDED.instant_cents,
          settled_cents = EXCLUDED.settled_cents, pending_cents = EXCLUDED.pending_cents,
          disqualified_by = EXCLUDED.disqualified_by, reward = EXCLUDED.reward, verdict = EXCLUDED.verdict,
@@ -192,6 +197,7 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
         v.verdict ? JSON.stringify(v.verdict) : null,
         p.version,
         v.updatedAt,
+        v.scheduleChanges?.length ? JSON.stringify(v.scheduleChanges) : null,
       ],
     );
     const viewUpdated = upserted.length === 1;

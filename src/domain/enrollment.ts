@@ -14,11 +14,15 @@ import { applyEvent, type ApplyOutcome, type Ledger } from './ledger';
 import { assertReviewTransition, assertTransition, isWindowState } from './lifecycle';
 import { hasVerdict, type ActivationState, type NotificationType, type TransactionEvent } from './model';
 import type { AuditSource, AuditType, RewardReceipt } from './records';
+import { movedSchedule, type ScheduleChange, type ScheduleChangeRequest } from './schedule';
 import type { CampaignTerms, EnrollmentSchedule } from './terms';
 import { validateTransactionEvent } from './validation';
 import type { RewardView } from './view';
 
-/** What the rules need to know about the enrollment besides its state: fixed for its whole life. */
+/**
+ * What the rules need to know about the enrollment besides its state: fixed for its whole life. `schedule` is the
+ * calendar the campaign gave it at enrollment; an operator may move its deadlines later (`EnrollmentState.schedule`).
+ */
 export interface EnrollmentTerms {
   campaign: CampaignTerms;
   memberId: string;
@@ -27,10 +31,8 @@ export interface EnrollmentTerms {
 
 /** A transaction heard after the verdict: recorded, never applied to the ledger the verdict was made on. */
 export interface LateEvent {
+  /** (Runs of older code carried `heardAt` and `stateAtArrival` beside it; nothing reads them.) */
   event: TransactionEvent;
-  /** Carried by runs of older code; nothing reads them. */
-  heardAt?: string;
-  stateAtArrival?: ActivationState;
 }
 
 /** The state the rules act on. */
@@ -42,7 +44,15 @@ export interface EnrollmentState {
   verdict?: Verdict;
   reward?: RewardView;
   late: LateEvent[];
+  /** The deadlines as an operator moved them (absent: the enrollment's own, `EnrollmentTerms.schedule`). */
+  schedule?: EnrollmentSchedule;
+  /** Every change of the deadlines, oldest first (absent: none). */
+  scheduleChanges?: ScheduleChange[];
 }
+
+/** The deadlines the rules apply now: as moved, or as enrolled. The window rule uses them for every transaction. */
+export const scheduleOf = (terms: EnrollmentTerms, e: Pick<EnrollmentState, 'schedule'>): EnrollmentSchedule =>
+  e.schedule ?? terms.schedule;
 
 /** What one piece of news did. */
 export type NewsOutcome = ApplyOutcome | 'LATE';
@@ -111,6 +121,10 @@ class StepBuilder {
     readonly now: string,
   ) {}
 
+  get schedule(): EnrollmentSchedule {
+    return scheduleOf(this.terms, this.e);
+  }
+
   line(type: AuditType, source: AuditSource, payload: Record<string, unknown>, review?: AuditLine['review']): void {
     this.audit.push(review ? { type, source, payload, review } : { type, source, payload });
   }
@@ -130,7 +144,8 @@ class StepBuilder {
 
   /** The verdict, and the state and notification it brings. */
   decide(verdict: Verdict): void {
-    const { campaign, memberId, schedule } = this.terms;
+    const { campaign, memberId } = this.terms;
+    const { schedule } = this;
     this.e = { ...this.e, verdict };
     this.line('VERDICT', 'WORKFLOW', { ...verdict });
     const t = totals(this.e.ledger, schedule);
@@ -166,7 +181,8 @@ class StepBuilder {
 
   /** Brings the state in line with the ledger; a withdrawal in the window decides at once. */
   reconcile(countedBefore: number): void {
-    const { campaign, schedule } = this.terms;
+    const { campaign } = this.terms;
+    const { schedule } = this;
     if (hasVerdict(this.e.state)) return;
     const t = totals(this.e.ledger, schedule);
     if (disqualifyingWithdrawal(this.e.ledger, schedule)) {
@@ -230,7 +246,8 @@ export function apply(
   ev: TransactionEvent,
   now: string,
 ): Step<NewsOutcome> {
-  const { campaign, memberId, schedule } = terms;
+  const { campaign, memberId } = terms;
+  const schedule = scheduleOf(terms, e);
   const b = new StepBuilder(terms, e, now);
   const problem = validateTransactionEvent(ev, memberId);
   if (problem) {
@@ -310,7 +327,7 @@ export function windowEnded(terms: EnrollmentTerms, e: EnrollmentState, now: str
 /** The grace period has ended: the verdict on the ledger as it stands. */
 export function evaluate(terms: EnrollmentTerms, e: EnrollmentState, now: string): Step {
   const b = new StepBuilder(terms, e, now);
-  b.decide(decideVerdict(e.ledger, terms.schedule, terms.campaign.targetCents, now));
+  b.decide(decideVerdict(e.ledger, scheduleOf(terms, e), terms.campaign.targetCents, now));
   return b.done(undefined);
 }
 
@@ -322,7 +339,7 @@ export const cancelRefusal = (e: EnrollmentState): string | undefined =>
 export function cancel(terms: EnrollmentTerms, e: EnrollmentState, req: CancelRequest, now: string): Step {
   const b = new StepBuilder(terms, e, now);
   b.line('CANCEL_REQUESTED', 'API', { ...req });
-  const t = totals(e.ledger, terms.schedule);
+  const t = totals(e.ledger, scheduleOf(terms, e));
   b.decide({
     outcome: 'CANCELLED',
     decidedAt: now,
@@ -331,6 +348,39 @@ export function cancel(terms: EnrollmentTerms, e: EnrollmentState, req: CancelRe
     reason: req.reason ? `cancelled: ${req.reason}` : 'the member opted out',
   });
   return b.done(undefined);
+}
+
+/**
+ * An operator moves the deadlines (the caller checks `scheduleChangeRefusal` first). The window rule then uses the new
+ * `windowEndsAt` for every transaction heard, so the state follows the count at once: a load that only the new window
+ * holds counts (and may reach the goal); a withdrawal that only the new window holds disqualifies. The outcome is the
+ * new calendar, for the workflow's timers.
+ */
+export function changeSchedule(
+  terms: EnrollmentTerms,
+  e: EnrollmentState,
+  req: ScheduleChangeRequest,
+  now: string,
+): Step<EnrollmentSchedule> {
+  const b = new StepBuilder(terms, e, now);
+  const from = scheduleOf(terms, e);
+  const to = movedSchedule(from, req);
+  const change: ScheduleChange = {
+    changedAt: now,
+    ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
+    reason: req.reason,
+    ...(req.operationId ? { operationId: req.operationId } : {}),
+    ...(req.extendWindowBy ? { extendWindowBy: req.extendWindowBy } : {}),
+    ...(req.extendGraceBy ? { extendGraceBy: req.extendGraceBy } : {}),
+    windowEndsAt: { from: from.windowEndsAt, to: to.windowEndsAt },
+    evaluatesAt: { from: from.evaluatesAt, to: to.evaluatesAt },
+  };
+  const countedBefore = totals(e.ledger, from).countedCents;
+  b.e = { ...e, schedule: to, scheduleChanges: [...(e.scheduleChanges ?? []), change] };
+  b.line('SCHEDULE_CHANGED', 'OPERATOR', { ...change });
+  b.reconcile(countedBefore);
+  b.publish = true;
+  return b.done(to);
 }
 
 /**

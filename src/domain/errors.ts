@@ -5,6 +5,12 @@
 export const ErrorType = {
   /** An opt-out (or a deadline change) of an enrollment that already has a verdict. */
   ALREADY_DECIDED: 'ALREADY_DECIDED',
+  /** A deadline change that asks to move a window which has ended (or is ending): only the grace period can move. */
+  WINDOW_CLOSED: 'WINDOW_CLOSED',
+  /** A deadline change past the most an enrollment's deadlines may move in all. */
+  EXTENSION_LIMIT: 'EXTENSION_LIMIT',
+  /** A deadline change that is not one (no or bad durations, no reason): the caller's mistake. */
+  INVALID_SCHEDULE_CHANGE: 'INVALID_SCHEDULE_CHANGE',
   /** News the member workflow refuses (an update's validator): the caller's mistake, never retried. */
   INVALID_TRANSACTION: 'INVALID_TRANSACTION',
   /** The points API refused the credit (4xx): not retried, the enrollment goes to MANUAL_REVIEW. */

@@ -5,6 +5,7 @@
  */
 import type { Ledger, LedgerEntry } from './ledger';
 import type { ActivationState } from './model';
+import type { ScheduleChange } from './schedule';
 import type { EnrollmentSchedule } from './terms';
 
 export interface Totals {
@@ -103,6 +104,8 @@ export interface ExplainedTransaction {
   amountCents: number;
   occurredAt: string;
   status: LedgerEntry['status'];
+  /** Why it counts (or disqualifies) although the campaign's own window did not hold it: the window was moved. */
+  detail?: string;
 }
 
 export interface Explanation {
@@ -114,6 +117,8 @@ export interface Explanation {
   disqualifiedBy?: ExplainedTransaction;
   /** In-window or not, withdrawals that had no effect are listed in `excluded`. */
   verdict?: Verdict;
+  /** The operators' changes of the deadlines, oldest first (absent: none). */
+  scheduleChanges?: ScheduleChange[];
 }
 
 const brief = (e: LedgerEntry): ExplainedTransaction => ({
@@ -125,13 +130,27 @@ const brief = (e: LedgerEntry): ExplainedTransaction => ({
   status: e.status,
 });
 
-/** Each transaction counted, each one excluded with its reason, and the disqualifying withdrawal if any. */
+/**
+ * Each transaction counted, each one excluded with its reason, and the disqualifying withdrawal if any. With moved
+ * deadlines (`changes`), what only the moved window holds says so.
+ */
 export function explain(
   ledger: Ledger,
   schedule: EnrollmentSchedule,
   targetCents: number,
   verdict?: Verdict,
+  changes: readonly ScheduleChange[] = [],
 ): Explanation {
+  const originalEnd = changes.length > 0 ? changes[0].windowEndsAt.from : schedule.windowEndsAt;
+  const extension = changes.find((c) => c.windowEndsAt.to !== c.windowEndsAt.from);
+  const onlyMovedWindow = (e: LedgerEntry): { detail: string } | Record<string, never> =>
+    extension && Date.parse(e.occurredAt) >= Date.parse(originalEnd)
+      ? {
+          detail:
+            `after the campaign's window (it ended ${originalEnd}), inside it as moved to ${schedule.windowEndsAt}: ` +
+            `${extension.reason}${extension.requestedBy ? ` (${extension.requestedBy})` : ''}`,
+        }
+      : {};
   const counted: ExplainedTransaction[] = [];
   const excluded: Explanation['excluded'] = [];
   const disqualifier = disqualifyingWithdrawal(ledger, schedule);
@@ -148,7 +167,7 @@ export function explain(
       } else if (e.status === 'PENDING') {
         excluded.push({ ...brief(e), reason: 'PENDING', detail: 'a delayed load counts only once it has settled' });
       } else {
-        counted.push(brief(e));
+        counted.push({ ...brief(e), ...onlyMovedWindow(e) });
       }
     } else if (e !== disqualifier) {
       if (!within) {
@@ -176,7 +195,8 @@ export function explain(
     totals: totals(ledger, schedule),
     counted,
     excluded,
-    ...(disqualifier ? { disqualifiedBy: brief(disqualifier) } : {}),
+    ...(disqualifier ? { disqualifiedBy: { ...brief(disqualifier), ...onlyMovedWindow(disqualifier) } } : {}),
     ...(verdict ? { verdict } : {}),
+    ...(changes.length > 0 ? { scheduleChanges: [...changes] } : {}),
   };
 }

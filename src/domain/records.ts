@@ -17,6 +17,7 @@ export type AuditType =
   | 'TRANSITION'
   | 'VERDICT'
   | 'CANCEL_REQUESTED'
+  | 'SCHEDULE_CHANGED'
   | 'REWARD_ATTEMPT'
   | 'REWARD_OUTCOME'
   | 'NOTIFICATION'

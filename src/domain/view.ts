@@ -1,8 +1,9 @@
 /** The member's balance view: what `GET /v1/campaigns/{c}/members/{m}` returns. */
-import type { EnrollmentState, EnrollmentTerms } from './enrollment';
+import { scheduleOf, type EnrollmentState, type EnrollmentTerms } from './enrollment';
 import { disqualifyingWithdrawal, totals, type Totals, type Verdict } from './evaluation';
 import type { LedgerEntry } from './ledger';
 import type { ActivationState } from './model';
+import type { ScheduleChange } from './schedule';
 import type { EnrollmentSchedule } from './terms';
 
 export interface RewardView {
@@ -31,6 +32,8 @@ export interface MemberView extends EnrollmentSchedule, Totals {
   disqualifiedBy?: DisqualifiedBy;
   reward?: RewardView;
   verdict?: Verdict;
+  /** The operators' changes of this enrollment's deadlines, oldest first (absent: none). */
+  scheduleChanges?: ScheduleChange[];
   updatedAt: string;
 }
 
@@ -39,7 +42,8 @@ export const remainingCents = (targetCents: number, countedCents: number): numbe
 
 /** The view of an enrollment in the given state, as of `updatedAt` (its last change). */
 export function memberView(terms: EnrollmentTerms, e: EnrollmentState, updatedAt: string): MemberView {
-  const { campaign, memberId, schedule } = terms;
+  const { campaign, memberId } = terms;
+  const schedule = scheduleOf(terms, e);
   const t = totals(e.ledger, schedule);
   const withdrawal = e.state === 'DISQUALIFIED' ? disqualifyingWithdrawal(e.ledger, schedule) : undefined;
   return {
@@ -62,6 +66,7 @@ export function memberView(terms: EnrollmentTerms, e: EnrollmentState, updatedAt
       : {}),
     ...(e.reward ? { reward: e.reward } : {}),
     ...(e.verdict ? { verdict: e.verdict } : {}),
+    ...(e.scheduleChanges?.length ? { scheduleChanges: e.scheduleChanges } : {}),
     updatedAt,
   };
 }

@@ -7,24 +7,37 @@
  * continue-as-new. What is to be written down goes through the write-behind of member-recording.ts; the state and
  * the patches are in member-state.ts.
  */
-import { allHandlersFinished, condition, continueAsNew, log, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  log,
+  patched,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   apply,
   cancel,
   cancelRefusal,
+  changeSchedule,
   enroll,
   evaluate,
   rewardOutcome,
+  scheduleOf,
   windowEnded,
   type EnrollmentTerms,
   type LateEvent,
   type RewardResult,
   type Step,
 } from '../domain/enrollment';
+import { ErrorType } from '../domain/errors';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
+import { scheduleChangeRefusal, scheduleRequestProblem } from '../domain/schedule';
 import { memberView, type MemberView } from '../domain/view';
+import { deadlineWaiter } from './deadlines';
 import { enrolledNotification } from './enrolled';
 import { registerHandlers } from './member-handlers';
 import { createRecording } from './member-recording';
@@ -61,6 +74,8 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     freshState(nowIso(), startRecorded, enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id);
   const terms: EnrollmentTerms = { campaign, memberId, schedule };
   const enrollment = () => enrollmentOf(s);
+  /** The deadlines as they stand (an operator may have moved them). */
+  const current = () => scheduleOf(terms, s);
 
   /** Takes the step's state and writes down its effects, in the order the rules produced them. */
   const carryOut = <O>(step: Step<O>): O => {
@@ -80,6 +95,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     memberId,
     campaign,
     schedule,
+    current,
     startedAt,
     lean,
     // A run on the lean recording (newer) coalesces too, without a marker of its own for this older patch.
@@ -102,8 +118,21 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       carryOut(cancel(terms, enrollment(), req, nowIso()));
       return view();
     },
+    scheduleProblem: (req) => {
+      const invalid = scheduleRequestProblem(req);
+      if (invalid) return { invalid };
+      return scheduleChangeRefusal(s.state, schedule, current(), req, nowIso());
+    },
+    changeSchedule: (req) => {
+      // Code without the patch (runs replayed by older workers) refuses, as that code had no such update.
+      if (!patched(PATCHES.movingDeadlines)) {
+        throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: 'not supported' });
+      }
+      carryOut(changeSchedule(terms, enrollment(), req, nowIso()));
+      return view();
+    },
     view,
-    explanation: () => explain(s.ledger, schedule, campaign.targetCents, s.verdict),
+    explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges),
   });
   recording.start();
 
@@ -119,35 +148,24 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     return continueAsNew<typeof memberActivation>({ ...input, carried: s });
   };
 
-  /** Sleeps durably until `deadline`; wakes early only to finish (a verdict came) or to continue-as-new. */
-  const waitUntil = async (deadline: string): Promise<'DEADLINE' | 'DECIDED'> => {
-    let due = false;
-    const ms = Date.parse(deadline) - Date.now();
-    if (ms > 0) {
-      sleep(ms).then(
-        () => (due = true),
-        () => undefined,
-      );
-    } else {
-      due = true;
-    }
-    for (;;) {
-      await condition(() => due || hasVerdict(s.state) || continueAsNewDue(workflowInfo(), input.historyEventLimit));
-      if (hasVerdict(s.state)) return 'DECIDED';
-      if (due) return 'DEADLINE';
-      await continueAsNewNow();
-    }
-  };
+  const waitUntil = deadlineWaiter({
+    decided: () => hasVerdict(s.state),
+    continueAsNewDue: () => continueAsNewDue(workflowInfo(), input.historyEventLimit),
+    continueAsNewNow,
+  });
 
   // ---- the life of the enrollment --------------------------------------------------------------
 
   if (!input.carried && !startRecorded) carryOut(enroll(terms, enrollment(), nowIso()));
   recording.publish();
 
-  if (isWindowState(s.state) && (await waitUntil(schedule.windowEndsAt)) === 'DEADLINE') {
+  if (isWindowState(s.state) && (await waitUntil(() => current().windowEndsAt, 'Window ends')) === 'DEADLINE') {
     carryOut(windowEnded(terms, enrollment(), nowIso()));
   }
-  if (s.state === 'CONFIRMING' && (await waitUntil(schedule.evaluatesAt)) === 'DEADLINE') {
+  if (
+    s.state === 'CONFIRMING' &&
+    (await waitUntil(() => current().evaluatesAt, 'Grace period ends, verdict')) === 'DEADLINE'
+  ) {
     carryOut(evaluate(terms, enrollment(), nowIso()));
   }
   if (s.state === 'PENDING_REWARD') await rewardTheMember();

@@ -5,6 +5,7 @@
  */
 import { ApplicationFailure, currentUpdateInfo, setHandler } from '@temporalio/workflow';
 import type { CancelRequest } from '../domain/enrollment';
+import type { ScheduleChangeRequest, ScheduleRefusal } from '../domain/schedule';
 import { ErrorType } from '../domain/errors';
 import type { Explanation } from '../domain/evaluation';
 import type { TransactionEvent } from '../domain/model';
@@ -14,6 +15,7 @@ import {
   applyTransactionUpdate,
   applyTransactionsUpdate,
   cancelUpdate,
+  changeScheduleUpdate,
   explanationQuery,
   MAX_EVENTS_PER_UPDATE,
   memberViewQuery,
@@ -29,6 +31,9 @@ export interface MemberHandlers {
   /** Why an opt-out is refused now (the enrollment has a verdict), or undefined. */
   cancelRefusal(): string | undefined;
   cancel(req: CancelRequest): MemberView;
+  /** Why the request is no schedule change (a 400), or why the enrollment refuses it now (a 409), or undefined. */
+  scheduleProblem(req: ScheduleChangeRequest): { invalid: string } | ScheduleRefusal | undefined;
+  changeSchedule(req: ScheduleChangeRequest): MemberView;
   view(): MemberView;
   explanation(): Explanation;
 }
@@ -76,6 +81,16 @@ export function registerHandlers(h: MemberHandlers): void {
       if (refusal) {
         throw ApplicationFailure.create({ type: ErrorType.ALREADY_DECIDED, message: refusal, details: [s.state] });
       }
+    },
+  });
+  setHandler(changeScheduleUpdate, (req) => h.changeSchedule(req), {
+    validator: (req) => {
+      const problem = h.scheduleProblem(req);
+      if (!problem) return;
+      if ('invalid' in problem) {
+        throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: problem.invalid });
+      }
+      throw ApplicationFailure.create({ type: problem.code, message: problem.message, details: [problem.state] });
     },
   });
   setHandler(memberViewQuery, h.view);

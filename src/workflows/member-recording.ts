@@ -23,7 +23,7 @@ import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
 import type { MemberView } from '../domain/view';
 import { enrolledAudit, enrolledNotification } from './enrolled';
 import type { CarriedState } from './member-state';
-import { ActivationStateKey, CountedCentsKey } from './search-attributes';
+import { ActivationStateKey, CountedCentsKey, EvaluatesAtKey } from './search-attributes';
 
 const { recordProgress } = proxyActivities<Activities>({
   summary: 'Record progress in PostgreSQL: audit lines, member view, ledger',
@@ -55,7 +55,9 @@ export interface RecordingOptions {
   workflowId: string;
   memberId: string;
   campaign: CampaignTerms;
+  /** The calendar the run was enrolled with (its ENROLLED line), and the one the rules apply now (moved deadlines). */
   schedule: EnrollmentSchedule;
+  current: () => EnrollmentSchedule;
   startedAt: string;
   /** Whether the run records the lean way (patch lean-recording, decided once at its start). */
   lean: boolean;
@@ -82,7 +84,7 @@ export interface Recording {
 }
 
 export function createRecording(o: RecordingOptions): Recording {
-  const { s, workflowId, memberId, campaign, schedule, startedAt, lean, coalesced, view } = o;
+  const { s, workflowId, memberId, campaign, schedule, current, startedAt, lean, coalesced, view } = o;
   const nowIso = (): string => new Date().toISOString();
 
   const audit = (
@@ -104,7 +106,7 @@ export function createRecording(o: RecordingOptions): Recording {
 
   /** Search attributes for operators' queries, and the current details the Web UI shows, in words. */
   const publishSearchAttributes = (): void => {
-    const t = totals(s.ledger, schedule);
+    const t = totals(s.ledger, current());
     if (coalesced()) {
       publishPending = true;
     } else {
@@ -115,7 +117,7 @@ export function createRecording(o: RecordingOptions): Recording {
       ]);
     }
     // Not a command (no history event): safe to set as often as the state changes.
-    setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, schedule, s.verdict));
+    setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, current(), s.verdict));
   };
 
   const queueNotification = (type: NotificationType, suffix: string, data: Record<string, unknown>): void => {
@@ -222,14 +224,19 @@ export function createRecording(o: RecordingOptions): Recording {
     for (;;) {
       await condition(() => publishPending);
       publishPending = false;
-      const countedCents = totals(s.ledger, schedule).countedCents;
-      const current = workflowInfo().typedSearchAttributes;
-      if (current.get(ActivationStateKey) === s.state) {
-        if (lean || current.get(CountedCentsKey) === countedCents) continue;
+      const countedCents = totals(s.ledger, current()).countedCents;
+      const attributes = workflowInfo().typedSearchAttributes;
+      // Moved deadlines: EvaluatesAt follows. Never moved: not looked at, so runs before change nothing.
+      const evaluatesAt = current().evaluatesAt;
+      const evaluatesAtMoved =
+        s.scheduleChanges !== undefined && attributes.get(EvaluatesAtKey)?.getTime() !== Date.parse(evaluatesAt);
+      if (attributes.get(ActivationStateKey) === s.state && !evaluatesAtMoved) {
+        if (lean || attributes.get(CountedCentsKey) === countedCents) continue;
       }
       upsertSearchAttributes([
         { key: ActivationStateKey, value: s.state },
         { key: CountedCentsKey, value: countedCents },
+        ...(evaluatesAtMoved ? [{ key: EvaluatesAtKey, value: new Date(evaluatesAt) }] : []),
       ]);
     }
   };

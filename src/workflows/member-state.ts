@@ -8,6 +8,7 @@ import type { Verdict } from '../domain/evaluation';
 import type { Ledger } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
 import type { AuditEntry, NotificationMessage, ReviewItem } from '../domain/records';
+import type { ScheduleChange } from '../domain/schedule';
 import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
 import type { RewardView } from '../domain/view';
 import type { TransactionOutcome } from './messages';
@@ -39,6 +40,12 @@ export const PATCHES = {
    * A run begun before the patch keeps those paths to its end (or its continue-as-new).
    */
   leanRecording: 'lean-recording',
+  /**
+   * Operators move an open enrollment's deadlines (issue 12): the `changeSchedule` update, whose handler asks this
+   * patch before it changes anything, so its marker precedes the new commands (a cancelled timer and a new one, the
+   * EvaluatesAt upsert). Runs recorded before it never received the update; code without it refuses the update.
+   */
+  movingDeadlines: 'moving-deadlines',
 } as const;
 
 export interface ActivationInput {
@@ -90,6 +97,9 @@ export interface CarriedState {
   heard?: string[];
   /** Review items the rules opened with audit lines still in the outbox (absent in older runs). */
   reviews?: ReviewItem[];
+  /** The deadlines as moved by operators, and every change (absent: never moved; see EnrollmentState). */
+  schedule?: EnrollmentSchedule;
+  scheduleChanges?: ScheduleChange[];
 }
 
 // A repeat comes within minutes (a retried activity, an update redelivered after continue-as-new); 100 answers of
@@ -133,6 +143,8 @@ export function enrollmentOf(s: CarriedState): EnrollmentState {
     late: s.late,
     ...(s.verdict ? { verdict: s.verdict } : {}),
     ...(s.reward ? { reward: s.reward } : {}),
+    ...(s.schedule ? { schedule: s.schedule } : {}),
+    ...(s.scheduleChanges ? { scheduleChanges: s.scheduleChanges } : {}),
   };
 }
 
@@ -144,6 +156,8 @@ export function adopt(s: CarriedState, e: EnrollmentState): void {
   s.late = e.late;
   if (e.verdict) s.verdict = e.verdict;
   if (e.reward) s.reward = e.reward;
+  if (e.schedule) s.schedule = e.schedule;
+  if (e.scheduleChanges) s.scheduleChanges = e.scheduleChanges;
 }
 
 export function resultOf(s: CarriedState): ActivationResult {

@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CancelRequest, NewsOutcome } from '../domain/enrollment';
 import type { Explanation } from '../domain/evaluation';
 import type { TransactionEvent } from '../domain/model';
+import type { ScheduleChangeRequest } from '../domain/schedule';
 import type { MemberView } from '../domain/view';
 
 /** Fast path: a real-time transaction or a settlement record; the caller needs no answer. */
@@ -30,6 +31,15 @@ export type { CancelRequest };
 
 /** Opt-out before `evaluatesAt`; rejected with `ALREADY_DECIDED` once the enrollment has a verdict. */
 export const cancelUpdate = defineUpdate<MemberView, [CancelRequest]>('cancel');
+
+export type { ScheduleChangeRequest };
+
+/**
+ * An operator moves the deadlines later (domain.md, "Moving deadlines"); answered with the member view. Refused by
+ * its validator, changing nothing: ALREADY_DECIDED (a verdict, or evaluatesAt passed), WINDOW_CLOSED (the window can
+ * no longer move), EXTENSION_LIMIT, INVALID_SCHEDULE_CHANGE.
+ */
+export const changeScheduleUpdate = defineUpdate<MemberView, [ScheduleChangeRequest]>('changeSchedule');
 
 export const memberViewQuery = defineQuery<MemberView>('memberView');
 export const explanationQuery = defineQuery<Explanation>('explanation');

@@ -76,6 +76,7 @@ it('documents X-Caller-Id where it is recorded', () => {
   const reading = operations.filter((o) => o.op.parameters?.some((p) => p.in === 'header' && p.name === 'X-Caller-Id'));
   expect(reading.map((o) => o.op.operationId).sort()).toEqual([
     'cancelEnrollment',
+    'changeSchedule',
     'resolveReview',
     'submitSettlement',
   ]);

@@ -116,6 +116,30 @@ describe('parseCommandLine', () => {
     expect(usageError(['resolve', 'rv-1', 'DISMISS', '--note', '  ']).message).toBe('missing --note "...": say why');
   });
 
+  it('reads a deadline change, with the caller from --caller, else $USER', () => {
+    expect(
+      run(['schedule', 'demo', 'M-1', '--extend-window', 'P7D', '--reason', 'outage', '--caller', 'ops-a'], {
+        USER: 'root',
+      }).command,
+    ).toEqual({
+      name: 'schedule',
+      campaignId: 'demo',
+      memberId: 'M-1',
+      extendWindowBy: 'P7D',
+      reason: 'outage',
+      callerId: 'ops-a',
+    });
+    expect(
+      run(['schedule', 'demo', 'M-1', '--extend-grace', 'PT12H', '--reason', 'late file'], { USER: 'bob' }).command,
+    ).toMatchObject({ extendGraceBy: 'PT12H', callerId: 'bob' });
+    expect(usageError(['schedule', 'demo', 'M-1', '--reason', 'x']).message).toBe(
+      'give --extend-window D, --extend-grace D or both',
+    );
+    expect(usageError(['schedule', 'demo', 'M-1', '--extend-grace', 'P1D']).message).toBe(
+      'missing --reason "...": say why',
+    );
+  });
+
   it('refuses an API URL that is not http(s)', () => {
     expect(usageError(['report', 'demo', '--api', 'localhost:3000']).message).toMatch(/must be an http/);
     expect(usageError(['report', 'demo', '--api', 'ftp://host']).message).toMatch(/must be an http/);

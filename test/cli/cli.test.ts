@@ -187,6 +187,32 @@ describe('the operator CLI against a running stack', () => {
     expect(r.stdout).toMatch(/reward\s+none yet/);
   }, 60_000);
 
+  it("moves a member's deadlines, saying who and why; a refusal exits 1 with the API's code", async () => {
+    const before = (await api<{ windowEndsAt: string }>('GET', '/v1/campaigns/cli-demo/members/M-cli-2')).body;
+    const r = await cli(
+      'schedule',
+      'cli-demo',
+      'M-cli-2',
+      '--extend-window',
+      'P7D',
+      '--reason',
+      'processor outage',
+      '--caller',
+      'ops-bob',
+    );
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/moved\s+.* by ops-bob: window .* → .*, evaluates .* → .* \(processor outage\)/);
+    const after = (await api<{ windowEndsAt: string }>('GET', '/v1/campaigns/cli-demo/members/M-cli-2')).body;
+    expect(Date.parse(after.windowEndsAt) - Date.parse(before.windowEndsAt)).toBe(7 * 86_400_000);
+
+    const refused = await cli('schedule', 'cli-demo', 'M-cli-2', '--extend-grace', 'P30D', '--reason', 'too far');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('EXTENSION_LIMIT');
+    const usage = await cli('schedule', 'cli-demo', 'M-cli-2', '--reason', 'nothing to move');
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('give --extend-window D, --extend-grace D or both');
+  }, 60_000);
+
   it('lists the review the late load opened, and resolves it once', async () => {
     const open = await eventually(
       async () => {

@@ -14,25 +14,11 @@ import {
   rewardRetried,
   windowEnded,
   type EnrollmentState,
-  type EnrollmentTerms,
   type Step,
 } from '../../src/domain/enrollment';
 import { IllegalTransitionError } from '../../src/domain/lifecycle';
 import type { TransactionEvent } from '../../src/domain/model';
-import { TARGET, day, load, schedule, settlementOf, withdrawal } from './fixtures';
-
-const terms: EnrollmentTerms = {
-  campaign: {
-    campaignId: 'c1',
-    targetCents: TARGET,
-    rewardPoints: 2_000,
-    window: 'P30D',
-    grace: 'PT48H',
-    currency: 'AUD',
-  },
-  memberId: 'M1',
-  schedule,
-};
+import { TARGET, day, load, schedule, settlementOf, withdrawal, terms } from './fixtures';
 
 /** Deeply frozen, so a step that mutated its input would throw. */
 function frozen<T>(value: T): T {

@@ -1,8 +1,23 @@
 import type { TransactionEvent } from '../../src/domain/model';
+import type { EnrollmentTerms } from '../../src/domain/enrollment';
 import { scheduleFor } from '../../src/domain/terms';
 
 export const schedule = scheduleFor({ window: 'P30D', grace: 'PT48H' }, '2026-11-01T00:00:00.000Z');
 export const TARGET = 50_000;
+
+/** One member's enrollment in a A$500 / 30 days / 48 hours campaign, enrolled at `schedule.enrolledAt`. */
+export const terms: EnrollmentTerms = {
+  campaign: {
+    campaignId: 'c1',
+    targetCents: TARGET,
+    rewardPoints: 2_000,
+    window: 'P30D',
+    grace: 'PT48H',
+    currency: 'AUD',
+  },
+  memberId: 'M1',
+  schedule,
+};
 
 export const day = (n: number, hour = 12): string =>
   new Date(Date.parse(schedule.enrolledAt) + n * 86_400_000 + hour * 3_600_000 - 12 * 3_600_000).toISOString();

@@ -13,28 +13,32 @@ import { workflowBundle } from '../support/temporal';
 /**
  * - `before-patch`: the code before every patch (all old branches);
  * - `unguarded`: the coalesce change shipped without `patched()` (its new branch always, later patches' old ones);
- * - `before-lean-recording`: the code between the two deploys (coalesce guarded as shipped, lean recording off).
+ * - `before-lean-recording`: the code between the two deploys (coalesce guarded as shipped, lean recording off);
+ * - `before-moving-deadlines`: the code before operators could move deadlines (it refuses the change).
  */
-export type Variant = 'before-patch' | 'unguarded' | 'before-lean-recording';
+export type Variant = 'before-patch' | 'unguarded' | 'before-lean-recording' | 'before-moving-deadlines';
 
 const PATCH_CALL = 'patched(PATCHES.coalesceSearchAttributeUpserts)';
 const LEAN_CALL = 'patched(PATCHES.leanRecording)';
+const MOVING_CALL = 'patched(PATCHES.movingDeadlines)';
 
 /** Bundles the variant and returns the bundle's path. */
 export async function bundleMemberWorkflow(variant: Variant): Promise<string> {
   const root = repoRoot();
   const source = readFileSync(path.join(root, 'src', 'workflows', 'member-activation.ts'), 'utf8');
-  if (!source.includes(PATCH_CALL) || !source.includes(LEAN_CALL)) {
+  if (![PATCH_CALL, LEAN_CALL, MOVING_CALL].every((call) => source.includes(call))) {
     throw new Error(
-      `src/workflows/member-activation.ts no longer calls ${PATCH_CALL} and ${LEAN_CALL}: update this test`,
+      `src/workflows/member-activation.ts no longer calls ${PATCH_CALL}, ${LEAN_CALL} and ${MOVING_CALL}: update this test`,
     );
   }
   const decided =
     variant === 'before-lean-recording'
       ? source.replaceAll(LEAN_CALL, 'false')
-      : source
-          .replaceAll(PATCH_CALL, variant === 'unguarded' ? 'true' : 'false')
-          .replace(/patched\(PATCHES\.[A-Za-z]+\)/g, 'false');
+      : variant === 'before-moving-deadlines'
+        ? source.replaceAll(MOVING_CALL, 'false')
+        : source
+            .replaceAll(PATCH_CALL, variant === 'unguarded' ? 'true' : 'false')
+            .replace(/patched\(PATCHES\.[A-Za-z]+\)/g, 'false');
   const derived = decided
     // The copy lives elsewhere; its imports must still reach the real modules.
     .replace(/from '\.\.\//g, `from '${path.join(root, 'src')}/`)

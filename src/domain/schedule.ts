@@ -1,0 +1,120 @@
+/**
+ * Moving an open enrollment's deadlines (domain.md, "Moving deadlines"): later, never earlier; only before the
+ * deadline being moved has passed; at most MAX_TOTAL_EXTENSION past the campaign's own calendar in all. The campaign's
+ * terms never change: the change is per enrollment, audited with who, why, and the old and new times.
+ */
+import { hasVerdict, type ActivationState } from './model';
+import { isWindowState } from './lifecycle';
+import { parseDurationMs, isValidDuration, type EnrollmentSchedule } from './terms';
+
+/** An operator's request: extend the window (the grace period moves with it), the grace period, or both. */
+export interface ScheduleChangeRequest {
+  /** ISO-8601 duration added to `windowEndsAt`; `evaluatesAt` moves by the same, so the grace period keeps its length. */
+  extendWindowBy?: string;
+  /** ISO-8601 duration added to `evaluatesAt` (after any window extension). */
+  extendGraceBy?: string;
+  reason: string;
+  /** Who asked (the caller's `X-Caller-Id`). */
+  requestedBy?: string;
+  /** The bulk operation that asked, if one did. */
+  operationId?: string;
+}
+
+/** One change as it is kept in the enrollment's snapshot and shown in the member view. */
+export interface ScheduleChange {
+  changedAt: string;
+  requestedBy?: string;
+  reason: string;
+  operationId?: string;
+  extendWindowBy?: string;
+  extendGraceBy?: string;
+  windowEndsAt: { from: string; to: string };
+  evaluatesAt: { from: string; to: string };
+}
+
+/** How far an enrollment's `evaluatesAt` may be moved past the campaign's own calendar, all changes together. */
+export const MAX_TOTAL_EXTENSION = 'P30D';
+export const MAX_REASON_LENGTH = 500;
+
+/** Why `text` cannot be one extension (positive, at most MAX_TOTAL_EXTENSION); read after the field's name. */
+export function extensionProblem(text: unknown): string | undefined {
+  if (typeof text !== 'string' || !isValidDuration(text)) {
+    return 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds (e.g. P7D, PT12H)';
+  }
+  if (parseDurationMs(text) <= 0) return 'must be longer than zero';
+  if (parseDurationMs(text) > parseDurationMs(MAX_TOTAL_EXTENSION)) return `must be at most ${MAX_TOTAL_EXTENSION}`;
+  return undefined;
+}
+
+/** Why the request cannot be a schedule change at all (a 400), or undefined. */
+export function scheduleRequestProblem(req: Partial<ScheduleChangeRequest>): string | undefined {
+  if (req.extendWindowBy === undefined && req.extendGraceBy === undefined) {
+    return 'give extendWindowBy, extendGraceBy or both';
+  }
+  for (const name of ['extendWindowBy', 'extendGraceBy'] as const) {
+    const text = req[name];
+    const why = text === undefined ? undefined : extensionProblem(text);
+    if (why) return `${name} ${why}`;
+  }
+  if (typeof req.reason !== 'string' || req.reason.trim() === '') return 'reason is required';
+  if (req.reason.length > MAX_REASON_LENGTH) return `reason must be at most ${MAX_REASON_LENGTH} characters`;
+  return undefined;
+}
+
+export type ScheduleRefusalCode = 'WINDOW_CLOSED' | 'ALREADY_DECIDED' | 'EXTENSION_LIMIT';
+
+export interface ScheduleRefusal {
+  code: ScheduleRefusalCode;
+  message: string;
+  state: ActivationState;
+}
+
+const addMs = (iso: string, ms: number): string => new Date(Date.parse(iso) + ms).toISOString();
+
+/** The deadlines after the change (the request is valid). */
+export function movedSchedule(current: EnrollmentSchedule, req: ScheduleChangeRequest): EnrollmentSchedule {
+  const w = req.extendWindowBy ? parseDurationMs(req.extendWindowBy) : 0;
+  const g = req.extendGraceBy ? parseDurationMs(req.extendGraceBy) : 0;
+  return {
+    enrolledAt: current.enrolledAt,
+    windowEndsAt: addMs(current.windowEndsAt, w),
+    evaluatesAt: addMs(current.evaluatesAt, w + g),
+  };
+}
+
+/**
+ * Why this enrollment refuses the change now (a 409), or undefined: a verdict is final; the window moves only while
+ * it is open, and the grace period only before `evaluatesAt`; and no enrollment is moved more than
+ * MAX_TOTAL_EXTENSION past its campaign's calendar (`original`).
+ */
+export function scheduleChangeRefusal(
+  state: ActivationState,
+  original: EnrollmentSchedule,
+  current: EnrollmentSchedule,
+  req: ScheduleChangeRequest,
+  now: string,
+): ScheduleRefusal | undefined {
+  const t = Date.parse(now);
+  if (hasVerdict(state) || t >= Date.parse(current.evaluatesAt)) {
+    return { code: 'ALREADY_DECIDED', state, message: `the enrollment already has a verdict (${state})` };
+  }
+  if (req.extendWindowBy !== undefined && (!isWindowState(state) || t >= Date.parse(current.windowEndsAt))) {
+    return {
+      code: 'WINDOW_CLOSED',
+      state,
+      message: `the window ended at ${current.windowEndsAt}; only the grace period (extendGraceBy) can still move`,
+    };
+  }
+  const next = movedSchedule(current, req);
+  const totalMs = Date.parse(next.evaluatesAt) - Date.parse(original.evaluatesAt);
+  if (totalMs > parseDurationMs(MAX_TOTAL_EXTENSION)) {
+    return {
+      code: 'EXTENSION_LIMIT',
+      state,
+      message:
+        `an enrollment's deadlines may move at most ${MAX_TOTAL_EXTENSION} past the campaign's calendar in all; ` +
+        `this change would put evaluatesAt at ${next.evaluatesAt} (the campaign's is ${original.evaluatesAt})`,
+    };
+  }
+  return undefined;
+}
