@@ -13,6 +13,7 @@ import { gitInfo, interruption, say } from './lib/common';
 import { commitTree, currentTree, type CodeTree } from './lib/product';
 import { machine, record } from './lib/results';
 import { ENROLLMENTS_DEFAULTS, ENROLLMENTS_QUICK, measureEnrollments, type EnrollTreeResult } from './enrollments';
+import { measureOperations, OPERATIONS_DEFAULTS, OPERATIONS_QUICK } from './operations';
 import { measureRewards, REWARDS_DEFAULTS, REWARDS_QUICK, type RewardsResult } from './rewards';
 import { measureStore, STORE_DEFAULTS, STORE_QUICK } from './store';
 import {
@@ -25,8 +26,8 @@ import {
 
 const HELP = `Usage: npm run bench -- [name …] [options]
 
-Benchmarks: transactions, enrollments, store, rewards, settlement (default: all, in that order).
---against applies to transactions, enrollments and rewards (store and settlement measure this tree only).
+Benchmarks: transactions, enrollments, store, rewards, settlement, operations (default: all, in that order).
+--against applies to transactions, enrollments and rewards (store, settlement and operations measure this tree only).
 
 Options:
   --quick           a smoke run of each benchmark: small sizes, short phases (CI runs this; figures mean little)
@@ -50,6 +51,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   store: storeBenchmark,
   rewards: rewardsBenchmark,
   settlement: settlementBenchmark,
+  operations: operationsBenchmark,
 };
 
 const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -236,6 +238,63 @@ flight (POINTS_API_MAX_CONCURRENT).
     rows,
   );
   say(`rewards: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+async function operationsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? OPERATIONS_QUICK : OPERATIONS_DEFAULTS;
+  const r = await measureOperations(trees[0], o);
+  const row = [
+    when(at),
+    r.tree.label,
+    run.quick ? 'quick' : 'full',
+    r.members,
+    r.baseline.perSecond ?? '–',
+    r.ours.perSecond ?? '–',
+    ratio(r.ours.perSecond, r.baseline.perSecond) ?? '–',
+    `${r.ours.changed} / ${r.ours.refused} / ${r.ours.failed}`,
+    `${r.ours.changedOnce} / ${r.ours.changedTwice}`,
+    notesOf(run),
+  ];
+  const file = record(
+    run.out,
+    'operations',
+    at,
+    {
+      benchmark: 'operations',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      trees: [r],
+    },
+    {
+      heading: 'Bulk operations (`npm run bench -- operations`)',
+      intro: `\`members\` running enrollments of one campaign on the dev server; in the same run, Temporal's built-in batch signal
+over them (the baseline: one signal per workflow, paced by the server's batcher), then \`POST /v1/operations\`
+EXTEND_SCHEDULE over the same members, followed to COMPLETED.
+
+- **batch signal/s** and **ours/s**: members per second from the start to the end of each (ours includes the
+  selection's snapshot); **×**: ours / baseline.
+- **changed / refused / failed**: the operation's counts; **once / twice**: enrollments with one schedule change and
+  with more than one (0: nobody changed twice).`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'members',
+        'batch signal/s',
+        'ours/s',
+        '×',
+        'changed / refused / failed',
+        'once / twice',
+        'notes',
+      ],
+    },
+    [row],
+  );
+  say(`operations: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 /** The settlement benchmark is its own program (`npm run bench:settlement`, with more options): run it as such. */

@@ -149,6 +149,23 @@ export function createApp({
     res.json(memberBody(view));
   });
 
+  app.post('/v1/operations', async (req, res) => {
+    const body = parse(s.OperationBody, req.body ?? {}, 'body');
+    const key = req.get('idempotency-key');
+    const idempotencyKey = key === undefined ? undefined : parse(s.OperationId, key, 'header');
+    const requestedBy = callerId(req);
+    const { created, body: answer } = await service.startOperation(
+      { ...body, ...(requestedBy ? { requestedBy } : {}) },
+      idempotencyKey ? { idempotencyKey } : {},
+    );
+    res.status(body.dryRun ? 200 : created ? 202 : 200).json(answer);
+  });
+
+  app.get('/v1/operations/:operationId', async (req, res) => {
+    const { operationId } = parse(s.OperationPath, req.params, 'path');
+    res.json(await service.getOperation(operationId));
+  });
+
   app.post('/v1/transactions', async (req, res) => {
     const tx = parse(s.TransactionBody, req.body ?? {}, 'body');
     res.status(202).json(await service.postTransaction(tx));

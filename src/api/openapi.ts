@@ -105,6 +105,7 @@ const TAGS = [
   { name: 'transactions', description: 'The real-time feed of loads and withdrawals' },
   { name: 'settlements', description: "The bank's overnight settlement file" },
   { name: 'reviews', description: 'The manual review queue' },
+  { name: 'bulk', description: 'One action over many enrollments, by query: extend, cancel, retry rewards' },
   { name: 'operations', description: 'Health, readiness, metrics and this document' },
 ];
 
@@ -353,6 +354,55 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
     },
   });
 
+  r.registerPath({
+    method: 'post',
+    path: '/v1/operations',
+    operationId: 'startOperation',
+    tags: ['bulk'],
+    summary: 'Apply EXTEND_SCHEDULE, CANCEL or RETRY_REWARD to every enrollment a selection picks',
+    description:
+      'The selection is taken once, when the operation starts (a snapshot by member id); a Temporal workflow then ' +
+      'pages through it with bounded concurrency, resumable after a crash. Each member is changed at most once per ' +
+      'operation (the update id is operation + member), and each change is in the member audit trail with the ' +
+      'operation id. Members that refuse (already decided, say) are counted with the reason. dryRun: count and sample.',
+    request: {
+      headers: z.object({ 'Idempotency-Key': s.OperationId.optional(), 'X-Caller-Id': s.CallerId.optional() }),
+      body: jsonBody(s.OperationBody),
+    },
+    responses: {
+      202: json(s.OperationAccepted, 'Started (its id is the Idempotency-Key if one was sent)', {
+        links: {
+          GetOperation: {
+            operationId: 'getOperation',
+            parameters: { operationId: '$response.body#/operationId' },
+            description: 'Follow the operation',
+          },
+        },
+      }),
+      200: json(
+        z.union([s.OperationDryRun, s.OperationAccepted]),
+        'dryRun: the count and a sample; or the operation this Idempotency-Key started before',
+      ),
+      ...jsonBodyErrors,
+      ...notFound('unknown campaign'),
+      422: error('IDEMPOTENCY_KEY_REUSED: this Idempotency-Key came with another operation; nothing started'),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/operations/{operationId}',
+    operationId: 'getOperation',
+    tags: ['bulk'],
+    summary: 'Progress and outcome counts of a bulk operation',
+    request: { params: s.OperationPath },
+    responses: {
+      200: json(s.OperationResponse, 'The operation'),
+      ...invalid('path parameter'),
+      ...notFound('unknown operation'),
+      ...unavailable,
+    },
+  });
   r.registerPath({
     method: 'get',
     path: '/healthz',

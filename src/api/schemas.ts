@@ -4,6 +4,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { DRY_RUN_SAMPLE, OPERATION_ACTIONS } from '../domain/operations';
 import { extensionProblem, MAX_REASON_LENGTH, MAX_TOTAL_EXTENSION } from '../domain/schedule';
 import { graceProblem, MAX_GRACE, MAX_WINDOW, windowProblem } from '../domain/terms';
 import {
@@ -229,28 +230,120 @@ export const ExplanationResponse = z
   })
   .openapi('Explanation');
 
+const extension = {
+  extendWindowBy: Duration(
+    'extendWindowBy',
+    extensionProblem,
+    'P7D',
+    `Added to windowEndsAt; evaluatesAt moves by the same (the grace period keeps its length). Longer than zero, at most ${MAX_TOTAL_EXTENSION}`,
+  ).optional(),
+  extendGraceBy: Duration(
+    'extendGraceBy',
+    extensionProblem,
+    'PT24H',
+    `Added to evaluatesAt (after any window extension). Longer than zero, at most ${MAX_TOTAL_EXTENSION}`,
+  ).optional(),
+};
+const Reason = FreeText('reason', MAX_REASON_LENGTH)
+  .refine((text) => text.trim() !== '', 'reason must not be empty')
+  .openapi({ example: 'card processor outage on 2026-12-01' });
+
 export const ScheduleChangeBody = z
-  .strictObject({
-    extendWindowBy: Duration(
-      'extendWindowBy',
-      extensionProblem,
-      'P7D',
-      `Added to windowEndsAt; evaluatesAt moves by the same (the grace period keeps its length). Longer than zero, at most ${MAX_TOTAL_EXTENSION}`,
-    ).optional(),
-    extendGraceBy: Duration(
-      'extendGraceBy',
-      extensionProblem,
-      'PT24H',
-      `Added to evaluatesAt (after any window extension). Longer than zero, at most ${MAX_TOTAL_EXTENSION}`,
-    ).optional(),
-    reason: FreeText('reason', MAX_REASON_LENGTH)
-      .refine((text) => text.trim() !== '', 'reason must not be empty')
-      .openapi({ example: 'card processor outage on 2026-12-01' }),
-  })
+  .strictObject({ ...extension, reason: Reason })
   .refine((b) => b.extendWindowBy !== undefined || b.extendGraceBy !== undefined, {
     message: 'give extendWindowBy, extendGraceBy or both',
   })
   .openapi('ScheduleChangeRequest');
+
+/** Up to this many member ids in one selection (more: select by state, dates or amounts). */
+export const MAX_SELECTED_MEMBER_IDS = 10_000;
+
+export const OperationSelection = z
+  .strictObject({
+    states: z.array(z.enum(ACTIVATION_STATES)).min(1).max(ACTIVATION_STATES.length).optional(),
+    evaluatesBefore: time().optional().openapi({ description: 'evaluatesAt earlier than this' }),
+    evaluatesAfter: time().optional().openapi({ description: 'evaluatesAt at or after this' }),
+    countedBelow: z.number().int().min(0).max(MAX_AMOUNT_CENTS).optional(),
+    countedAtLeast: z.number().int().min(0).max(MAX_AMOUNT_CENTS).optional(),
+    memberIds: z.array(MemberId).min(1).max(MAX_SELECTED_MEMBER_IDS).optional(),
+  })
+  .openapi('OperationSelection', { description: 'Every condition given must hold; none: every enrollment' });
+
+export const OperationBody = z
+  .strictObject({
+    campaignId: CampaignId,
+    select: OperationSelection.default({}),
+    action: z.enum(OPERATION_ACTIONS),
+    args: z.strictObject(extension).default({}).openapi({ description: 'EXTEND_SCHEDULE: the extension' }),
+    reason: Reason,
+    dryRun: z.boolean().optional().openapi({ description: 'Count and sample the selection; change nothing' }),
+  })
+  .superRefine((b, ctx) => {
+    const extending = b.args.extendWindowBy !== undefined || b.args.extendGraceBy !== undefined;
+    if (b.action === 'EXTEND_SCHEDULE' && !extending) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['args'],
+        message: 'EXTEND_SCHEDULE needs args.extendWindowBy, args.extendGraceBy or both',
+      });
+    }
+    if (b.action !== 'EXTEND_SCHEDULE' && extending) {
+      ctx.addIssue({ code: 'custom', path: ['args'], message: `${b.action} takes no args` });
+    }
+  })
+  .openapi('OperationRequest');
+
+export const OperationAccepted = z
+  .object({ operationId: z.string(), state: z.enum(['SELECTING', 'RUNNING', 'COMPLETED', 'FAILED']) })
+  .openapi('OperationAccepted');
+
+export const OperationDryRun = z
+  .object({
+    dryRun: z.literal(true),
+    count: z.number().int(),
+    sample: z
+      .array(
+        z.object({
+          memberId: z.string(),
+          state: z.enum(ACTIVATION_STATES),
+          countedCents: z.number().int(),
+          evaluatesAt: Timestamp,
+        }),
+      )
+      .openapi({ description: `The first ${DRY_RUN_SAMPLE} by member id` }),
+  })
+  .openapi('OperationDryRun');
+
+export const OperationId = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'operationId must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
+  .openapi({ example: 'op-3f2a…' });
+export const OperationPath = z.object({ operationId: OperationId });
+
+export const OperationResponse = z
+  .object({
+    operationId: z.string(),
+    campaignId: z.string(),
+    action: z.enum(OPERATION_ACTIONS),
+    args: z.object({ extendWindowBy: z.string().optional(), extendGraceBy: z.string().optional() }),
+    select: z.record(z.string(), z.unknown()),
+    reason: z.string(),
+    requestedBy: z.string().optional(),
+    state: z.enum(['SELECTING', 'RUNNING', 'COMPLETED', 'FAILED']),
+    selected: z.number().int().openapi({ description: 'Members in the snapshot of the selection' }),
+    processed: z.number().int(),
+    outcomes: z.object({
+      changed: z.number().int(),
+      refused: z.record(z.string(), z.number().int()).openapi({ description: 'By reason (ALREADY_DECIDED, …)' }),
+      failed: z.number().int(),
+      pending: z.number().int(),
+    }),
+    exceptions: z.array(z.object({ memberId: z.string(), outcome: z.string(), detail: z.string().optional() })),
+    failure: z.string().optional(),
+    createdAt: Timestamp,
+    finishedAt: Timestamp.optional(),
+  })
+  .openapi('Operation');
 
 export const CancelBody = z.strictObject({ reason: FreeText('reason', 500).optional() }).openapi('CancelRequest');
 

@@ -14,9 +14,13 @@ import { appendAudit } from '../db/audit';
 import { signalNews } from '../activities/delivery';
 import { insertNotifications } from '../db/notifications';
 import { campaignReport } from '../db/report';
-import { getReview, listReviews, resolveReview, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
+import { randomUUID } from 'node:crypto';
+import { resolveReviewItem } from '../activities/review-actions';
+import { insertOperation, loadOperation, operationReport, previewSelection } from '../db/operations';
+import { DRY_RUN_SAMPLE, type OperationRequest } from '../domain/operations';
+import type { bulkOperation } from '../workflows/bulk-operation';
+import { getReview, listReviews, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
 import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlementFile } from '../db/settlements';
-import type { rewardRetry } from '../workflows/review-retry';
 import type { settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
 import {
@@ -30,7 +34,7 @@ import {
 import { inTransaction, type Db } from '../db/pool';
 import { enrollmentSummary } from '../domain/describe';
 import { explain } from '../domain/evaluation';
-import { activationWorkflowId, reviewRetryWorkflowId, rewardIdempotencyKey, settlementWorkflowId } from '../domain/ids';
+import { activationWorkflowId, operationWorkflowId, settlementWorkflowId } from '../domain/ids';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
 import { canonicalTime } from '../domain/time';
@@ -373,43 +377,76 @@ export function createService(deps: ServiceDeps) {
       const alreadyResolved = () =>
         new ApiError(409, 'REVIEW_ALREADY_RESOLVED', `review ${id} is already resolved`, [review.resolution]);
       if (review.state !== 'OPEN') throw alreadyResolved();
-      let retryWorkflowId: string | undefined;
-      if (req.action === 'RETRY_REWARD') {
-        const e = await requireEnrollment(review.campaignId, review.memberId);
-        const workflowId = (retryWorkflowId = reviewRetryWorkflowId(id));
-        try {
-          await call(() =>
-            temporal.workflow.start<typeof rewardRetry>('rewardRetry', {
-              workflowId,
-              taskQueue: deps.taskQueue,
-              workflowIdReusePolicy: 'REJECT_DUPLICATE',
-              args: [
-                {
-                  reviewId: id,
-                  workflowId: e.workflowId,
-                  campaignId: e.campaignId,
-                  memberId: e.memberId,
-                  points: e.rewardPoints,
-                  idempotencyKey: rewardIdempotencyKey(e.campaignId, e.memberId),
-                  rewardRetryForMs: deps.rewardRetryForMs,
-                  ...(req.resolvedBy ? { requestedBy: req.resolvedBy } : {}),
-                },
-              ],
-            }),
-          );
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-      }
-      const resolved = await resolveReview(db, id, {
-        action: req.action,
-        note: req.note,
-        resolvedAt: new Date().toISOString(),
-        ...(req.resolvedBy ? { resolvedBy: req.resolvedBy } : {}),
-        ...(retryWorkflowId ? { retryWorkflowId } : {}),
-      });
+      const e = await requireEnrollment(review.campaignId, review.memberId);
+      const resolved = await resolveReviewItem(
+        { db, temporal, taskQueue: deps.taskQueue, rewardRetryForMs: deps.rewardRetryForMs, call },
+        review,
+        e,
+        req,
+      );
       if (!resolved) throw alreadyResolved();
       return resolved;
+    },
+
+    /**
+     * A bulk operation: a dry run counts and samples the selection; otherwise the operation is recorded and its
+     * workflow started (202). The same Idempotency-Key again answers the same operation (200) and starts nothing; with
+     * another request it is refused (422).
+     */
+    async startOperation(
+      req: OperationRequest & { dryRun?: boolean },
+      opts: { idempotencyKey?: string } = {},
+    ): Promise<{ created: boolean; body: Record<string, unknown> }> {
+      await requireCampaign(req.campaignId);
+      const select = {
+        ...req.select,
+        ...(req.select.evaluatesBefore ? { evaluatesBefore: canonicalTime(req.select.evaluatesBefore) } : {}),
+        ...(req.select.evaluatesAfter ? { evaluatesAfter: canonicalTime(req.select.evaluatesAfter) } : {}),
+      };
+      if (req.dryRun) {
+        const preview = await previewSelection(db, req.campaignId, select, DRY_RUN_SAMPLE);
+        return { created: false, body: { dryRun: true, ...preview } };
+      }
+      const { dryRun: _dryRun, ...request } = { ...req, select };
+      const operationId = opts.idempotencyKey ?? `op-${randomUUID()}`;
+      const created = await insertOperation(db, operationId, request);
+      if (!created) {
+        const earlier = await loadOperation(db, operationId);
+        const same =
+          earlier &&
+          JSON.stringify([earlier.campaignId, earlier.action, earlier.args, earlier.select, earlier.reason]) ===
+            JSON.stringify([request.campaignId, request.action, request.args, request.select, request.reason]);
+        if (!same) {
+          throw new ApiError(
+            422,
+            'IDEMPOTENCY_KEY_REUSED',
+            `Idempotency-Key ${operationId} was used for another operation; send this one with a new key`,
+            [{ operationId }],
+          );
+        }
+      }
+      // Started again on a repeat too: a crash may have come between the row and the start (the id makes it once).
+      try {
+        await call(() =>
+          temporal.workflow.start<typeof bulkOperation>('bulkOperation', {
+            workflowId: operationWorkflowId(operationId),
+            taskQueue: deps.taskQueue,
+            workflowIdReusePolicy: 'REJECT_DUPLICATE',
+            args: [{ operationId }],
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      const op = await loadOperation(db, operationId);
+      return { created, body: { operationId, state: op?.state ?? 'SELECTING' } };
+    },
+
+    async getOperation(id: string) {
+      const report = await operationReport(db, id);
+      if (!report) throw notFound(`operation ${id}`);
+      const { id: operationId, ...rest } = report;
+      return { operationId, ...rest };
     },
 
     async campaignReports() {

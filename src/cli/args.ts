@@ -11,6 +11,26 @@ export const REVIEW_ACTIONS = ['RETRY_REWARD', 'DISMISS'] as const;
 export type ReviewState = (typeof REVIEW_STATES)[number];
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
 
+export const OPERATION_ACTIONS = ['EXTEND_SCHEDULE', 'CANCEL', 'RETRY_REWARD'] as const;
+export type OperationAction = (typeof OPERATION_ACTIONS)[number];
+
+/** What `operate` sends as POST /v1/operations (the API validates it again). */
+export interface OperateRequest {
+  campaignId: string;
+  select: {
+    states?: string[];
+    evaluatesBefore?: string;
+    evaluatesAfter?: string;
+    countedBelow?: number;
+    countedAtLeast?: number;
+    memberIds?: string[];
+  };
+  action: OperationAction;
+  args: { extendWindowBy?: string; extendGraceBy?: string };
+  reason: string;
+  dryRun?: boolean;
+}
+
 export type Command =
   | { name: 'settle'; file: string; idempotencyKey?: string; wait: boolean }
   | { name: 'batch'; batchId: string; wait: boolean }
@@ -24,6 +44,14 @@ export type Command =
       reason: string;
       callerId?: string;
     }
+  | {
+      name: 'operate';
+      request: OperateRequest;
+      wait: boolean;
+      callerId?: string;
+      idempotencyKey?: string;
+    }
+  | { name: 'operation'; operationId: string; wait: boolean }
   | { name: 'reviews'; state?: ReviewState }
   | { name: 'resolve'; reviewId: string; action: ReviewAction; note: string }
   | { name: 'report'; campaignId: string };
@@ -150,6 +178,98 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
         ...(callerId !== undefined ? { callerId } : {}),
       };
     },
+  },
+  operate: {
+    synopsis: 'operate <campaignId> <EXTEND_SCHEDULE|CANCEL|RETRY_REWARD> [selection] --reason "..." [--dry-run]',
+    summary: 'one action over every enrollment a selection picks, followed with a progress bar',
+    details: [
+      'Selection (every condition given must hold; none: all enrollments of the campaign): --state S[,S…],',
+      '--evaluates-before T, --evaluates-after T, --counted-below CENTS, --counted-at-least CENTS, --member M[,M…].',
+      'EXTEND_SCHEDULE takes --extend-window D and/or --extend-grace D (ISO-8601 durations). --dry-run prints how',
+      'many members the selection holds and the first 20, changing nothing. Otherwise the operation starts and is',
+      'followed until it ends (Ctrl-C stops following, not the operation); the counts of changed, refused (with the',
+      'reason) and failed members are printed. Each member is changed at most once per operation.',
+    ],
+    positionals: ['campaignId', 'EXTEND_SCHEDULE|CANCEL|RETRY_REWARD'],
+    options: {
+      state: { type: 'string', value: 'S[,S…]', help: 'only enrollments in these states' },
+      'evaluates-before': { type: 'string', value: 'T', help: 'only those whose evaluatesAt is before T' },
+      'evaluates-after': { type: 'string', value: 'T', help: 'only those whose evaluatesAt is at or after T' },
+      'counted-below': { type: 'string', value: 'CENTS', help: 'only those with counted amount below CENTS' },
+      'counted-at-least': { type: 'string', value: 'CENTS', help: 'only those with counted amount at least CENTS' },
+      member: { type: 'string', value: 'M[,M…]', help: 'only these members' },
+      'extend-window': { type: 'string', value: 'D', help: 'EXTEND_SCHEDULE: add D to the window (and evaluatesAt)' },
+      'extend-grace': { type: 'string', value: 'D', help: 'EXTEND_SCHEDULE: add D to the grace period' },
+      reason: { type: 'string', value: '"..."', help: "why (required; in every member's audit trail)" },
+      'dry-run': { type: 'boolean', help: 'count and sample the selection; change nothing' },
+      'no-wait': { type: 'boolean', help: 'print the operation id once it is started; do not follow it' },
+      caller: { type: 'string', value: 'ID', help: 'who asks (sent as X-Caller-Id; default: $USER)' },
+      'idempotency-key': { type: 'string', value: 'K', help: 'the operation id: the same key again starts nothing' },
+    },
+    build: ([campaignId, givenAction], values) => {
+      const action = oneOf(OPERATION_ACTIONS, givenAction);
+      if (!action) return `the action must be EXTEND_SCHEDULE, CANCEL or RETRY_REWARD, not "${givenAction}"`;
+      const reason = str(values, 'reason');
+      if (reason === undefined || reason.trim() === '') return 'missing --reason "...": say why';
+      const cents = (name: string): number | string | undefined => {
+        const text = str(values, name);
+        if (text === undefined) return undefined;
+        return /^\d{1,12}$/.test(text) ? Number(text) : `--${name} must be a whole number of cents, not "${text}"`;
+      };
+      const list = (name: string) =>
+        str(values, name)
+          ?.split(',')
+          .map((x) => x.trim())
+          .filter(Boolean);
+      const below = cents('counted-below');
+      const atLeast = cents('counted-at-least');
+      if (typeof below === 'string') return below;
+      if (typeof atLeast === 'string') return atLeast;
+      const states = list('state')?.map((x) => x.toUpperCase());
+      const memberIds = list('member');
+      const select: OperateRequest['select'] = {
+        ...(states?.length ? { states } : {}),
+        ...(str(values, 'evaluates-before') ? { evaluatesBefore: str(values, 'evaluates-before') } : {}),
+        ...(str(values, 'evaluates-after') ? { evaluatesAfter: str(values, 'evaluates-after') } : {}),
+        ...(below !== undefined ? { countedBelow: below } : {}),
+        ...(atLeast !== undefined ? { countedAtLeast: atLeast } : {}),
+        ...(memberIds?.length ? { memberIds } : {}),
+      };
+      const extendWindowBy = str(values, 'extend-window');
+      const extendGraceBy = str(values, 'extend-grace');
+      if (action === 'EXTEND_SCHEDULE' && extendWindowBy === undefined && extendGraceBy === undefined) {
+        return 'EXTEND_SCHEDULE needs --extend-window D, --extend-grace D or both';
+      }
+      if (action !== 'EXTEND_SCHEDULE' && (extendWindowBy !== undefined || extendGraceBy !== undefined)) {
+        return `${action} takes no --extend-window or --extend-grace`;
+      }
+      const callerId = str(values, 'caller');
+      const idempotencyKey = str(values, 'idempotency-key');
+      return {
+        name: 'operate',
+        request: {
+          campaignId,
+          select,
+          action,
+          args: {
+            ...(extendWindowBy !== undefined ? { extendWindowBy } : {}),
+            ...(extendGraceBy !== undefined ? { extendGraceBy } : {}),
+          },
+          reason,
+          ...(values['dry-run'] === true ? { dryRun: true } : {}),
+        },
+        wait: values['no-wait'] !== true,
+        ...(callerId !== undefined ? { callerId } : {}),
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+      };
+    },
+  },
+  operation: {
+    synopsis: 'operation <operationId> [--wait]',
+    summary: "a bulk operation's progress and counts (--wait: follow it until it ends)",
+    positionals: ['operationId'],
+    options: { wait: { type: 'boolean', help: 'follow a running operation with a progress bar until it ends' } },
+    build: ([operationId], values) => ({ name: 'operation', operationId, wait: values.wait === true }),
   },
   reviews: {
     synopsis: 'reviews [--state OPEN|RESOLVED]',
@@ -318,7 +438,7 @@ export function parseCommandLine(
     );
   }
   const withCaller =
-    command.name === 'schedule' && command.callerId === undefined && env.USER
+    (command.name === 'schedule' || command.name === 'operate') && command.callerId === undefined && env.USER
       ? { ...command, callerId: env.USER }
       : command;
   return { kind: 'run', invocation: { command: withCaller, api, json: values.json === true } };

@@ -10,18 +10,22 @@ import { CliUsageError, InterruptedError } from './errors';
 import {
   formatAccepted,
   formatCampaignReport,
+  formatDryRun,
   formatMember,
+  formatOperation,
   formatResolution,
   formatReviews,
   formatSettlementReport,
   type CampaignReport,
   type MemberView,
+  type OperationDryRun,
+  type OperationReport,
   type ReviewItem,
   type ReviewList,
   type SettlementAccepted,
   type SettlementReport,
 } from './format';
-import { BYTES, ProgressDisplay, ProgressMeter, RECORDS, type DisplayTarget } from './progress';
+import { BYTES, MEMBERS, ProgressDisplay, ProgressMeter, RECORDS, type DisplayTarget } from './progress';
 
 /** How often a running batch is asked for its progress: fresh enough for a progress bar, light on PostgreSQL. */
 const POLL_INTERVAL_MS = 1_000;
@@ -66,6 +70,12 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
       );
       return show(ctx, body, formatMember);
     }
+    case 'operate':
+      return operate(ctx, cmd);
+    case 'operation':
+      return cmd.wait
+        ? followOperation(ctx, cmd.operationId)
+        : printOperation(ctx, await getOperation(ctx, cmd.operationId));
     case 'reviews': {
       const list = await client.get<ReviewList>(`/v1/reviews${cmd.state ? `?state=${cmd.state}` : ''}`);
       return show(ctx, list, (l) => formatReviews(l, cmd.state));
@@ -192,37 +202,49 @@ const batchPath = (batchId: string) => `/v1/settlements/${segment(batchId)}`;
 
 /** Polls the batch with a progress bar until it is COMPLETED or FAILED, then prints its report. */
 async function follow(ctx: Ctx, batchId: string): Promise<number> {
-  const display = new ProgressDisplay(ctx.io.err);
-  const meter = new ProgressMeter();
-  let report: SettlementReport;
-  try {
-    for (;;) {
-      report = await ctx.client.get<SettlementReport>(batchPath(batchId));
-      meter.record(report.processed, ctx.io.err.now());
-      display.update({
-        label: 'settling',
-        done: report.processed,
-        total: report.records,
-        unit: RECORDS,
-        rate: meter.rate(),
-        eta: meter.eta(report.records),
-      });
-      if (report.state !== 'RUNNING') break;
-      await pause(ctx.io.signal, batchId);
-    }
-  } finally {
-    display.finish();
-  }
+  const report = await followProgress(
+    ctx,
+    () => ctx.client.get<SettlementReport>(batchPath(batchId)),
+    (r) => ({ label: 'settling', done: r.processed, total: r.records, unit: RECORDS, finished: r.state !== 'RUNNING' }),
+    `stopped following batch ${batchId}; it keeps running on the server. Follow it again: ${followHint(batchId)}`,
+  );
   return printBatch(ctx, report);
 }
 
-async function pause(signal: AbortSignal, batchId: string): Promise<void> {
+/**
+ * Asks for `get()` every POLL_INTERVAL_MS with a progress bar until it says it is finished; Ctrl-C stops following
+ * (with `interrupted` as the message), never the work on the server.
+ */
+async function followProgress<T>(
+  ctx: Ctx,
+  get: () => Promise<T>,
+  progress: (r: T) => { label: string; done: number; total: number; unit: typeof RECORDS; finished: boolean },
+  interrupted: string,
+): Promise<T> {
+  const display = new ProgressDisplay(ctx.io.err);
+  const meter = new ProgressMeter();
   try {
-    await sleep(POLL_INTERVAL_MS, undefined, { signal });
-  } catch {
-    throw new InterruptedError(
-      `stopped following batch ${batchId}; it keeps running on the server. Follow it again: ${followHint(batchId)}`,
-    );
+    for (;;) {
+      const report = await get();
+      const p = progress(report);
+      meter.record(p.done, ctx.io.err.now());
+      display.update({
+        label: p.label,
+        done: p.done,
+        total: p.total,
+        unit: p.unit,
+        rate: meter.rate(),
+        eta: meter.eta(p.total),
+      });
+      if (p.finished) return report;
+      try {
+        await sleep(POLL_INTERVAL_MS, undefined, { signal: ctx.io.signal });
+      } catch {
+        throw new InterruptedError(interrupted);
+      }
+    }
+  } finally {
+    display.finish();
   }
 }
 
@@ -230,5 +252,59 @@ function printBatch(ctx: Ctx, report: SettlementReport): number {
   print(ctx, report, formatSettlementReport);
   if (report.state !== 'FAILED') return 0;
   ctx.io.err.write(`error: settlement batch ${report.batchId} FAILED${report.failure ? `: ${report.failure}` : ''}\n`);
+  return 1;
+}
+
+export const followOperationHint = (operationId: string): string => `npm run cli -- operation ${operationId} --wait`;
+
+async function operate(ctx: Ctx, cmd: Extract<Command, { name: 'operate' }>): Promise<number> {
+  const headers: Record<string, string> = {
+    ...(cmd.callerId ? { 'X-Caller-Id': cmd.callerId } : {}),
+    ...(cmd.idempotencyKey ? { 'Idempotency-Key': cmd.idempotencyKey } : {}),
+  };
+  const { status, body } = await ctx.client.postJson<OperationDryRun | { operationId: string; state: string }>(
+    '/v1/operations',
+    cmd.request,
+    headers,
+  );
+  if ('dryRun' in body) return show(ctx, body, (b) => formatDryRun(b, cmd.request.action));
+  const { operationId } = body;
+  if (!cmd.wait) {
+    const again = status === 200 ? ' (started before with this Idempotency-Key; it runs once)' : '';
+    print(ctx, body, () => `Operation ${operationId} started${again}. Follow it: ${followOperationHint(operationId)}`);
+    return 0;
+  }
+  ctx.io.err.write(
+    status === 200
+      ? `Operation ${operationId} was started before with this Idempotency-Key; it runs once. Its progress:\n`
+      : `Operation ${operationId} started.\n`,
+  );
+  return followOperation(ctx, operationId);
+}
+
+const operationPath = (operationId: string) => `/v1/operations/${segment(operationId)}`;
+const getOperation = (ctx: Ctx, operationId: string) => ctx.client.get<OperationReport>(operationPath(operationId));
+
+/** Polls the operation with a progress bar until it is COMPLETED or FAILED, then prints its counts. */
+async function followOperation(ctx: Ctx, operationId: string): Promise<number> {
+  const report = await followProgress(
+    ctx,
+    () => getOperation(ctx, operationId),
+    (r) => ({
+      label: r.state === 'SELECTING' ? 'selecting' : 'operating',
+      done: r.processed,
+      total: r.selected,
+      unit: MEMBERS,
+      finished: r.state === 'COMPLETED' || r.state === 'FAILED',
+    }),
+    `stopped following operation ${operationId}; it keeps running on the server. Follow it again: ${followOperationHint(operationId)}`,
+  );
+  return printOperation(ctx, report);
+}
+
+function printOperation(ctx: Ctx, report: OperationReport): number {
+  print(ctx, report, formatOperation);
+  if (report.state !== 'FAILED') return 0;
+  ctx.io.err.write(`error: operation ${report.operationId} FAILED${report.failure ? `: ${report.failure}` : ''}\n`);
   return 1;
 }

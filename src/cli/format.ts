@@ -8,6 +8,8 @@ import { ACTIVATION_STATES, type ActivationState } from '../domain/model';
 
 export type MemberView = z.infer<typeof s.MemberResponse>;
 export type ReviewItem = z.infer<typeof s.ReviewItem>;
+export type OperationReport = z.infer<typeof s.OperationResponse>;
+export type OperationDryRun = z.infer<typeof s.OperationDryRun>;
 export type ReviewList = z.infer<typeof s.ReviewList>;
 /** `counts` lists only the states that have enrollments (zod 4 infers a record over an enum as exhaustive). */
 export type CampaignReport = Omit<z.infer<typeof s.CampaignReportResponse>, 'counts'> & {
@@ -241,4 +243,49 @@ export function formatApiError(e: ApiErrorBody): string {
       : JSON.stringify(d);
   });
   return [`${e.code}: ${e.message}`, ...details.filter((d) => !e.message.includes(d)).map((d) => `  ${d}`)].join('\n');
+}
+
+/** What `operate --dry-run` prints: how many members the action would touch, and the first of them. */
+export function formatDryRun(d: OperationDryRun, action: string): string {
+  if (d.count === 0) return `Dry run: ${action} would touch no member (the selection is empty).`;
+  const table = formatTable(
+    ['MEMBER', 'STATE', 'COUNTED', 'EVALUATES AT'],
+    d.sample.map((m) => [m.memberId, m.state, formatCents(m.countedCents), formatTime(m.evaluatesAt)]),
+  );
+  const more = d.count - d.sample.length;
+  return [
+    `Dry run: ${action} would touch ${plural(d.count, 'member')}; nothing was changed.`,
+    '',
+    ...table,
+    ...(more > 0 ? [`… and ${count(more)} more`] : []),
+  ].join('\n');
+}
+
+/** A bulk operation: what it does, how far it is, and what each member answered. */
+export function formatOperation(o: OperationReport): string {
+  const refused = Object.entries(o.outcomes.refused);
+  const lines = [
+    `Operation ${o.operationId}: ${o.state}`,
+    ...rows([
+      [
+        'action',
+        `${o.action}${o.args.extendWindowBy ? ` window +${o.args.extendWindowBy}` : ''}${o.args.extendGraceBy ? ` grace +${o.args.extendGraceBy}` : ''}`,
+      ],
+      ['campaign', o.campaignId],
+      ['reason', `${o.reason}${o.requestedBy ? ` (${o.requestedBy})` : ''}`],
+      ['selected', count(o.selected)],
+      ['processed', `${count(o.processed)} of ${count(o.selected)}`],
+      ['changed', count(o.outcomes.changed)],
+      ['refused', refused.length === 0 ? '0' : refused.map(([why, n]) => `${count(n)} ${why}`).join(', ')],
+      ['failed', count(o.outcomes.failed)],
+      ['started', formatTime(o.createdAt)],
+      o.finishedAt ? ['finished', `${formatTime(o.finishedAt)}${duration(o.createdAt, o.finishedAt)}`] : undefined,
+      o.failure ? ['failure', o.failure] : undefined,
+    ]),
+  ];
+  if (o.exceptions.length > 0) {
+    lines.push('', 'Members refused or failed (the first by member id):');
+    lines.push(...o.exceptions.map((e) => `  ${e.memberId}: ${e.outcome}${e.detail ? ` ${e.detail}` : ''}`));
+  }
+  return lines.join('\n');
 }

@@ -31,6 +31,11 @@ export const RECORDS: Unit = {
   rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} records/s`,
 };
 
+export const MEMBERS: Unit = {
+  ratio: (done, total) => `${grouped(done)}/${grouped(total)} members`,
+  rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} members/s`,
+};
+
 const MB = 1024 * 1024;
 const megabytes = (n: number): string => (n / MB).toFixed(1);
 export const BYTES: Unit = {

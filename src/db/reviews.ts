@@ -22,6 +22,8 @@ export interface Resolution {
   resolvedAt: string;
   /** RETRY_REWARD: the workflow issuing the reward again. */
   retryWorkflowId?: string;
+  /** The bulk operation that resolved it, if one did. */
+  operationId?: string;
 }
 
 export interface Review {
@@ -127,6 +129,21 @@ export async function listReviews(
      WHERE ($1::text IS NULL OR state = $1) AND ($2::text IS NULL OR campaign_id = $2)
      ORDER BY created_at, id LIMIT $3`,
     [filter.state ?? null, filter.campaignId ?? null, filter.limit ?? 1000],
+  );
+  return rows.map(toReview);
+}
+
+/** The member's OPEN items of one kind in one campaign (a bulk RETRY_REWARD looks for REWARD_FAILED ones). */
+export async function openReviewsOf(
+  db: Queryable,
+  campaignId: string,
+  memberId: string,
+  kind: ReviewKind,
+): Promise<Review[]> {
+  const { rows } = await db.query<ReviewRow>(
+    `SELECT * FROM reviews WHERE campaign_id = $1 AND member_id = $2 AND kind = $3 AND state = 'OPEN'
+     ORDER BY created_at, id`,
+    [campaignId, memberId, kind],
   );
   return rows.map(toReview);
 }

@@ -102,6 +102,8 @@ export const initialEnrollment = (): EnrollmentState => ({
 export interface CancelRequest {
   requestedBy?: string;
   reason?: string;
+  /** The bulk operation that asked, if one did (in the audit line). */
+  operationId?: string;
 }
 
 /** How the reward attempt ended: the points API's receipt, or why it could not be issued. */

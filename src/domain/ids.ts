@@ -16,3 +16,9 @@ export const settlementWorkflowId = (batchId: string): string => `settlement:${b
 
 /** The workflow retrying a reward for one review item (RETRY_REWARD), once per item. */
 export const reviewRetryWorkflowId = (reviewId: string): string => `review:${reviewId}`;
+
+/** The workflow running one bulk operation. */
+export const operationWorkflowId = (operationId: string): string => `operation:${operationId}`;
+
+/** The update a bulk operation sends one member: the same member is never changed twice by one operation. */
+export const operationUpdateId = (operationId: string, memberId: string): string => `${operationId}:${memberId}`;

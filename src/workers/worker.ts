@@ -9,6 +9,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createOperationActivities } from '../activities/operations';
 import { createSettlementActivities } from '../activities/settlement';
 import type { Config } from '../config';
 import {
@@ -29,6 +30,8 @@ export interface WorkerSetup {
   shutdownGraceTimeMs?: number;
   /** Member workflows the settlement batch updates at once (default 32). */
   settlementConcurrency?: number;
+  /** REWARD_RETRY_FOR, for the rewards a bulk RETRY_REWARD issues again (default 24 h). */
+  rewardRetryForMs?: number;
   /** Where workflow and activity spans go; without it they are still made (the bundle traces) and dropped. */
   tracing?: Pick<Tracing, 'spanProcessor' | 'resource' | 'exporting'>;
   extra?: Partial<WorkerOptions>;
@@ -37,9 +40,10 @@ export interface WorkerSetup {
 /** The worker's tuning from the environment (see the README's configuration table). */
 export const workerTuning = (
   config: Config,
-): Pick<WorkerSetup, 'workflowBundlePath' | 'settlementConcurrency' | 'extra'> => ({
+): Pick<WorkerSetup, 'workflowBundlePath' | 'settlementConcurrency' | 'rewardRetryForMs' | 'extra'> => ({
   ...(config.WORKFLOW_BUNDLE ? { workflowBundlePath: config.WORKFLOW_BUNDLE } : {}),
   settlementConcurrency: config.SETTLEMENT_CONCURRENCY,
+  rewardRetryForMs: config.rewardRetryForMs,
   extra: {
     maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
     maxConcurrentWorkflowTaskExecutions: config.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
@@ -48,6 +52,13 @@ export const workerTuning = (
 });
 
 export async function createWorker(setup: WorkerSetup): Promise<Worker> {
+  // The settlement batch and bulk operations update member workflows: a client on the worker's own connection, whose
+  // calls continue the caller's trace.
+  const temporal = new Client({
+    connection: setup.connection,
+    namespace: setup.namespace,
+    interceptors: clientInterceptors(setup.tracing ?? { exporting: false }),
+  });
   return Worker.create({
     connection: setup.connection,
     namespace: setup.namespace,
@@ -65,16 +76,16 @@ export async function createWorker(setup: WorkerSetup): Promise<Worker> {
     sinks: workflowSinks(setup.tracing),
     activities: {
       ...createActivities(setup.deps),
-      // The settlement batch signals member workflows: a client on the worker's own connection.
       ...createSettlementActivities({
         db: setup.deps.db,
-        temporal: new Client({
-          connection: setup.connection,
-          namespace: setup.namespace,
-          // The batch's updates to member workflows continue the batch's trace.
-          interceptors: clientInterceptors(setup.tracing ?? { exporting: false }),
-        }),
+        temporal,
         ...(setup.settlementConcurrency ? { concurrency: setup.settlementConcurrency } : {}),
+      }),
+      ...createOperationActivities({
+        db: setup.deps.db,
+        temporal,
+        taskQueue: setup.taskQueue,
+        rewardRetryForMs: setup.rewardRetryForMs ?? 86_400_000,
       }),
     },
     shutdownGraceTime: setup.shutdownGraceTimeMs ?? 10_000,

@@ -38,3 +38,25 @@ export interface SettlementActivities {
   /** Marks the batch COMPLETED, or FAILED with why. */
   finishSettlementBatch(request: { batchId: string; failure?: string }): Promise<void>;
 }
+
+export interface OperationPage {
+  operationId: string;
+  /** The last member id of the page before (the members are taken in member-id order). */
+  after?: string;
+  limit: number;
+}
+
+export interface OperationPageResult {
+  processed: number;
+  done: boolean;
+  after?: string;
+}
+
+export interface OperationActivities {
+  /** Takes the selection's snapshot (once); returns how many members it holds. */
+  selectOperationMembers(request: { operationId: string }): Promise<number>;
+  /** Applies the action to the next page of members still PENDING, and records each one's outcome. */
+  applyOperationPage(request: OperationPage): Promise<OperationPageResult>;
+  /** Marks the operation COMPLETED, or FAILED with why. */
+  finishOperation(request: { operationId: string; failure?: string }): Promise<void>;
+}

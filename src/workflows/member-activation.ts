@@ -74,6 +74,9 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     freshState(nowIso(), startRecorded, enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id);
   const terms: EnrollmentTerms = { campaign, memberId, schedule };
   const enrollment = () => enrollmentOf(s);
+  /** Whether this bulk operation already moved the deadlines (an operation changes a member once). */
+  const appliedBefore = (operationId: string | undefined): boolean =>
+    operationId !== undefined && (s.scheduleChanges ?? []).some((c) => c.operationId === operationId);
   /** The deadlines as they stand (an operator may have moved them). */
   const current = () => scheduleOf(terms, s);
 
@@ -121,6 +124,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     scheduleProblem: (req) => {
       const invalid = scheduleRequestProblem(req);
       if (invalid) return { invalid };
+      if (appliedBefore(req.operationId)) return undefined; // a bulk operation's repeat: answered, not refused
       return scheduleChangeRefusal(s.state, schedule, current(), req, nowIso());
     },
     changeSchedule: (req) => {
@@ -128,7 +132,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       if (!patched(PATCHES.movingDeadlines)) {
         throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: 'not supported' });
       }
-      carryOut(changeSchedule(terms, enrollment(), req, nowIso()));
+      if (!appliedBefore(req.operationId)) carryOut(changeSchedule(terms, enrollment(), req, nowIso()));
       return view();
     },
     view,

@@ -140,10 +140,14 @@ export function createRecording(o: RecordingOptions): Recording {
    * is then speculative, which the view and the ledger survive (the retry writes a newer version of both at once),
    * but an append-only audit trail and a sent notification would not. So until the verdict, audit lines wait in the
    * outbox for the next durable record: the next notification (enrolled, goal achieved, a delayed load settled), the
-   * verdict, or AUDIT_BATCH of them. They are all written before the run ends.
+   * verdict, an operator's change, or AUDIT_BATCH of them. They are all written before the run ends.
    */
+  /** An operator's change (a moved deadline) is in the audit trail at once, not with the next record. */
+  const byOperator = (a: AuditEntry): boolean => a.source === 'OPERATOR';
   const durableRecordDue = (): boolean =>
-    s.notifyQueue.length > 0 || s.outbox.length >= AUDIT_BATCH || (s.outbox.length > 0 && hasVerdict(s.state));
+    s.notifyQueue.length > 0 ||
+    s.outbox.length >= AUDIT_BATCH ||
+    (s.outbox.length > 0 && (hasVerdict(s.state) || s.outbox.some(byOperator)));
 
   // History events since the last record of this run: with `heard`, the cost of news in events.
   let historyAtLastRecord = 0;

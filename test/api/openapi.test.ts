@@ -78,6 +78,7 @@ it('documents X-Caller-Id where it is recorded', () => {
     'cancelEnrollment',
     'changeSchedule',
     'resolveReview',
+    'startOperation',
     'submitSettlement',
   ]);
 });

@@ -34,14 +34,21 @@ it('runs every benchmark and records each one’s figures', async () => {
   if (code !== 0) throw new Error(`npm run bench -- --quick exited ${code}:\n${log.slice(-6000)}`);
 
   const files = readdirSync(out);
-  for (const name of ['transactions', 'enrollments', 'store', 'rewards', 'settlement']) {
+  for (const name of ['transactions', 'enrollments', 'store', 'rewards', 'settlement', 'operations']) {
     const json = files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
     expect({ name, json: Boolean(json) }).toEqual({ name, json: true });
     const result = JSON.parse(readFileSync(path.join(out, json!), 'utf8')) as { benchmark?: string };
     expect(result.benchmark).toBe(name);
   }
   const readme = readFileSync(path.join(out, 'README.md'), 'utf8');
-  for (const heading of ['Transactions', 'Enrollments', 'The store as it grows', 'Reward burst', 'Settlement']) {
+  for (const heading of [
+    'Transactions',
+    'Enrollments',
+    'The store as it grows',
+    'Reward burst',
+    'Settlement',
+    'Bulk operations',
+  ]) {
     expect(readme).toContain(`## ${heading}`);
   }
   // The figures a reader looks for are there (not that they are good).
@@ -70,5 +77,17 @@ it('runs every benchmark and records each one’s figures', async () => {
   expect(rewards.trees[0].completed).toBe(rewards.parameters.members);
   expect(rewards.trees[0].credits).toBe(rewards.parameters.members);
   expect(rewards.trees[0].distinctCreditedMembers).toBe(rewards.parameters.members);
+  // Every member of the operation changed once, none twice (correctness again).
+  const ops = JSON.parse(
+    readFileSync(
+      path.join(
+        out,
+        files.find((f) => f.startsWith('operations-'))!,
+      ),
+      'utf8',
+    ),
+  );
+  expect(ops.trees[0].ours).toMatchObject({ changed: ops.parameters.members, changedTwice: 0, failed: 0 });
+  expect(ops.trees[0].ours.changedOnce).toBe(ops.parameters.members);
   expect(existsSync(path.join(root, 'bench', 'results', 'README.md'))).toBe(true);
 });

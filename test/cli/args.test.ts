@@ -140,6 +140,67 @@ describe('parseCommandLine', () => {
     );
   });
 
+  it('reads a bulk operation with its selection, and checks it before calling the API', () => {
+    expect(
+      run(
+        [
+          'operate',
+          'demo',
+          'extend_schedule',
+          '--state',
+          'active,enrolled',
+          '--counted-below',
+          '50000',
+          '--evaluates-before',
+          '2027-01-01T00:00:00Z',
+          '--extend-window',
+          'P2D',
+          '--reason',
+          'outage',
+          '--dry-run',
+        ],
+        { USER: 'ops' },
+      ).command,
+    ).toEqual({
+      name: 'operate',
+      request: {
+        campaignId: 'demo',
+        select: { states: ['ACTIVE', 'ENROLLED'], countedBelow: 50_000, evaluatesBefore: '2027-01-01T00:00:00Z' },
+        action: 'EXTEND_SCHEDULE',
+        args: { extendWindowBy: 'P2D' },
+        reason: 'outage',
+        dryRun: true,
+      },
+      wait: true,
+      callerId: 'ops',
+    });
+    expect(run(['operate', 'demo', 'CANCEL', '--member', 'M-1,M-2', '--reason', 'fraud', '--no-wait']).command).toEqual(
+      {
+        name: 'operate',
+        request: {
+          campaignId: 'demo',
+          select: { memberIds: ['M-1', 'M-2'] },
+          action: 'CANCEL',
+          args: {},
+          reason: 'fraud',
+        },
+        wait: false,
+      },
+    );
+    expect(usageError(['operate', 'demo', 'PAUSE', '--reason', 'x']).message).toMatch(/must be EXTEND_SCHEDULE/);
+    expect(usageError(['operate', 'demo', 'CANCEL', '--extend-grace', 'P1D', '--reason', 'x']).message).toBe(
+      'CANCEL takes no --extend-window or --extend-grace',
+    );
+    expect(usageError(['operate', 'demo', 'CANCEL', '--counted-below', 'A$5', '--reason', 'x']).message).toBe(
+      '--counted-below must be a whole number of cents, not "A$5"',
+    );
+    expect(run(['operation', 'op-1', '--wait']).command).toEqual({
+      name: 'operation',
+      operationId: 'op-1',
+      wait: true,
+    });
+  });
+
   it('refuses an API URL that is not http(s)', () => {
     expect(usageError(['report', 'demo', '--api', 'localhost:3000']).message).toMatch(/must be an http/);
     expect(usageError(['report', 'demo', '--api', 'ftp://host']).message).toMatch(/must be an http/);

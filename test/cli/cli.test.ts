@@ -263,6 +263,46 @@ describe('the operator CLI against a running stack', () => {
     });
   }, 60_000);
 
+  it('runs a bulk operation: a dry run changes nothing, the operation is followed to its counts', async () => {
+    const dry = await cli(
+      'operate',
+      'cli-demo',
+      'extend_schedule',
+      '--extend-grace',
+      'PT1H',
+      '--reason',
+      'x',
+      '--dry-run',
+    );
+    expect([dry.code, dry.stderr]).toEqual([0, '']);
+    expect(dry.stdout).toContain('Dry run: EXTEND_SCHEDULE would touch 2 members; nothing was changed.');
+    expect(dry.stdout).toMatch(/M-cli-1\s+GOAL_ACHIEVED\s+A\$500\.00/);
+
+    const run = await cli(
+      'operate',
+      'cli-demo',
+      'EXTEND_SCHEDULE',
+      '--member',
+      'M-cli-1,M-cli-2',
+      '--extend-grace',
+      'PT1H',
+      '--reason',
+      'late file',
+      '--caller',
+      'ops-cli',
+    );
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/Operation op-\S+: COMPLETED/);
+    expect(run.stdout).toMatch(/changed\s+2/);
+    expect(run.stdout).toMatch(/reason\s+late file \(ops-cli\)/);
+    const operationId = /Operation (op-\S+):/.exec(run.stdout)![1];
+    const shown = await cli('operation', operationId, '--json');
+    expect(parseJson<{ outcomes: { changed: number } }>(shown).outcomes.changed).toBe(2);
+
+    const usage = await cli('operate', 'cli-demo', 'EXTEND_SCHEDULE', '--reason', 'x');
+    expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('EXTEND_SCHEDULE needs --extend-window')]);
+  }, 90_000);
+
   it("exits 1 with the API's error code and message", async () => {
     const missing = await cli('status', 'cli-demo', 'M-nobody');
     expect(missing.code).toBe(1);

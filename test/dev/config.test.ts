@@ -20,6 +20,7 @@ describe('configuration', () => {
     expect(c.OTEL_SERVICE_NAME).toBeUndefined();
     expect(workerTuning(c)).toEqual({
       settlementConcurrency: 32,
+      rewardRetryForMs: 86_400_000,
       extra: {
         maxCachedWorkflows: 1_000,
         maxConcurrentWorkflowTaskExecutions: 40,

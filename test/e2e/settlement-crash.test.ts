@@ -3,45 +3,28 @@
  * resumes where it stopped and every record is applied exactly once. The workers here are the production entry
  * point (`npm run worker`, i.e. dist/src/workers/main.js) as separate processes; the stack runs none of its own.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { Pool } from 'pg';
 import { SETTLEMENT_HEADER } from '../../src/domain/settlement';
 import { captureHistories } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
+import { workerProcesses } from '../support/workers';
 
-const WORKER = path.join(__dirname, '..', '..', 'dist', 'src', 'workers', 'main.js');
 const C = 'settle-crash';
 const MEMBERS = 40;
 const LINES = 1_500;
 
 let stack: TestStack;
 let db: Pool;
-const workers: ChildProcess[] = [];
 
-const startWorker = (): ChildProcess => {
-  const child = spawn(process.execPath, [WORKER], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: stack.temporalAddress,
-      DATABASE_URL: stack.databaseUrl,
-      POINTS_API_URL: stack.pointsApiUrl,
-      // The bundle Jest's global setup built: the worker starts in a second instead of running webpack.
-      WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  workers.push(child);
-  return child;
-};
+const workers = workerProcesses(() => stack);
+const startWorker = () => workers.start();
 
 beforeAll(async () => {
   stack = await startTestStack({}, { worker: false });
   db = new Pool({ connectionString: stack.databaseUrl, max: 2 });
 }, 180_000);
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+  workers.killAll();
   // With CAPTURE_HISTORIES=1: the resumed batch and a few of its members (one per distinct shape) become fixtures.
   if (stack)
     await captureHistories(
