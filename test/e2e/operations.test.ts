@@ -7,7 +7,7 @@
 import { Pool } from 'pg';
 import { captureHistories } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
-import { workerProcesses } from '../support/workers';
+import { exitOf, workerProcesses } from '../support/workers';
 
 const C = 'bulk-e2e';
 const MEMBERS = 2_000;
@@ -100,7 +100,10 @@ it('extends a couple of thousand members once each, across a worker killed mid-w
   expect([other.status, other.body.error.code]).toEqual([422, 'IDEMPOTENCY_KEY_REUSED']);
 
   const progress = async () => (await stack.api<Operation>('GET', `/v1/operations/${operationId}`)).body;
-  await eventually(async () => (await progress()).processed >= 400, 120_000, 'the first pages');
+  await Promise.race([
+    eventually(async () => (await progress()).processed >= 400, 300_000, 'the first pages'),
+    exitOf(first, 'before the first pages'),
+  ]);
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
   const cut = await progress();
@@ -113,7 +116,7 @@ it('extends a couple of thousand members once each, across a worker killed mid-w
       const p = await progress();
       return p.state === 'COMPLETED' && p;
     },
-    240_000,
+    300_000,
     'the operation to complete after the restart',
   );
   expect(done).toMatchObject({
@@ -141,4 +144,4 @@ it('extends a couple of thousand members once each, across a worker killed mid-w
     [C, operationId],
   );
   expect(audited[0]).toEqual({ n: MEMBERS - CANCELLED, members: MEMBERS - CANCELLED });
-}, 600_000);
+}, 800_000);

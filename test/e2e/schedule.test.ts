@@ -101,8 +101,12 @@ it('a window moved mid-window counts a load only the new window holds; the membe
     'EvaluatesAt to follow',
   );
 
-  // After the campaign's window, inside the moved one: the same load for both members.
-  await sleepUntil(new Date(Date.parse(before.windowEndsAt) + 500).toISOString());
+  // After the campaign's window (of both members: the second was enrolled a little later), inside the moved one: the
+  // same load for both members.
+  const kept = await view('M-kept');
+  const bothEnded = Math.max(Date.parse(before.windowEndsAt), Date.parse(kept.windowEndsAt)) + 500;
+  expect(bothEnded).toBeLessThan(Date.parse(moved.body.windowEndsAt) - 2_000);
+  await sleepUntil(new Date(bothEnded).toISOString());
   expect((await load('M-moved', 'T-moved-1')).status).toBe(202);
   expect((await load('M-kept', 'T-kept-1')).status).toBe(202);
   await eventually(async () => (await view('M-moved')).state === 'GOAL_ACHIEVED', 10_000, 'the load to count');

@@ -28,6 +28,9 @@ export function workerProcesses(stack: () => TestStack): WorkerProcesses {
           // The bundle Jest's global setup built: the worker starts in a second instead of running webpack.
           WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
           LOG_LEVEL: 'warn',
+          // No health and metrics server: two suites' workers would both want the default port 9464, and the second
+          // would exit (two crash suites run side by side on 2 cores).
+          WORKER_HTTP_PORT: '0',
         },
         stdio: ['ignore', 'ignore', 'inherit'],
       });
@@ -39,3 +42,11 @@ export function workerProcesses(stack: () => TestStack): WorkerProcesses {
     },
   };
 }
+
+/** Rejects when `child` exits: raced against a wait, a worker that died says so at once instead of a timeout. */
+export const exitOf = (child: ChildProcess, what: string): Promise<never> =>
+  new Promise((_, reject) => {
+    const fail = (code: number | null) => reject(new Error(`the worker exited (${String(code)}) ${what}`));
+    if (child.exitCode !== null) fail(child.exitCode);
+    else child.once('exit', fail);
+  });
