@@ -223,25 +223,31 @@ async function followProgress<T>(
 ): Promise<T> {
   const display = new ProgressDisplay(ctx.io.err);
   const meter = new ProgressMeter();
+  const pause = async () => {
+    try {
+      await sleep(POLL_INTERVAL_MS, undefined, { signal: ctx.io.signal });
+    } catch {
+      throw new InterruptedError(interrupted);
+    }
+  };
   try {
     for (;;) {
       const report = await get();
       const p = progress(report);
-      meter.record(p.done, ctx.io.err.now());
-      display.update({
-        label: p.label,
-        done: p.done,
-        total: p.total,
-        unit: p.unit,
-        rate: meter.rate(),
-        eta: meter.eta(p.total),
-      });
-      if (p.finished) return report;
-      try {
-        await sleep(POLL_INTERVAL_MS, undefined, { signal: ctx.io.signal });
-      } catch {
-        throw new InterruptedError(interrupted);
+      // Nothing to measure before a bulk operation has its snapshot: no bar claiming 100 % of 0 meanwhile.
+      if (p.total > 0 || p.finished) {
+        meter.record(p.done, ctx.io.err.now());
+        display.update({
+          label: p.label,
+          done: p.done,
+          total: p.total,
+          unit: p.unit,
+          rate: meter.rate(),
+          eta: meter.eta(p.total),
+        });
       }
+      if (p.finished) return report;
+      await pause();
     }
   } finally {
     display.finish();
