@@ -5,7 +5,7 @@
  */
 import { hasVerdict, type ActivationState } from './model';
 import { isWindowState } from './lifecycle';
-import { parseDurationMs, isValidDuration, type EnrollmentSchedule } from './terms';
+import { durationProblem, parseDurationMs, type EnrollmentSchedule } from './terms';
 
 /** An operator's request: extend the window (the grace period moves with it), the grace period, or both. */
 export interface ScheduleChangeRequest {
@@ -37,14 +37,8 @@ export const MAX_TOTAL_EXTENSION = 'P30D';
 export const MAX_REASON_LENGTH = 500;
 
 /** Why `text` cannot be one extension (positive, at most MAX_TOTAL_EXTENSION); read after the field's name. */
-export function extensionProblem(text: unknown): string | undefined {
-  if (typeof text !== 'string' || !isValidDuration(text)) {
-    return 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds (e.g. P7D, PT12H)';
-  }
-  if (parseDurationMs(text) <= 0) return 'must be longer than zero';
-  if (parseDurationMs(text) > parseDurationMs(MAX_TOTAL_EXTENSION)) return `must be at most ${MAX_TOTAL_EXTENSION}`;
-  return undefined;
-}
+export const extensionProblem = (text: unknown): string | undefined =>
+  durationProblem(typeof text === 'string' ? text : '', 1, MAX_TOTAL_EXTENSION);
 
 /** Why the request cannot be a schedule change at all (a 400), or undefined. */
 export function scheduleRequestProblem(req: Partial<ScheduleChangeRequest>): string | undefined {
@@ -95,8 +89,15 @@ export function scheduleChangeRefusal(
   now: string,
 ): ScheduleRefusal | undefined {
   const t = Date.parse(now);
-  if (hasVerdict(state) || t >= Date.parse(current.evaluatesAt)) {
+  if (hasVerdict(state)) {
     return { code: 'ALREADY_DECIDED', state, message: `the enrollment already has a verdict (${state})` };
+  }
+  if (t >= Date.parse(current.evaluatesAt)) {
+    return {
+      code: 'ALREADY_DECIDED',
+      state,
+      message: `evaluatesAt (${current.evaluatesAt}) has passed: the verdict is due`,
+    };
   }
   if (req.extendWindowBy !== undefined && (!isWindowState(state) || t >= Date.parse(current.windowEndsAt))) {
     return {

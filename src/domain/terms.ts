@@ -64,7 +64,8 @@ export const windowProblem = (text: string): string | undefined => durationProbl
 /** Why `text` cannot be a campaign's grace period (zero to MAX_GRACE), or undefined. */
 export const graceProblem = (text: string): string | undefined => durationProblem(text, 0, MAX_GRACE);
 
-function durationProblem(text: string, minMs: number, max: string): string | undefined {
+/** Why `text` cannot be a duration of at least `minMs` and at most `max`, or undefined; read after the field's name. */
+export function durationProblem(text: string, minMs: number, max: string): string | undefined {
   if (!isValidDuration(text)) {
     return 'must be an ISO-8601 duration of weeks, days, hours, minutes or seconds (e.g. P30D, PT48H)';
   }
