@@ -4,6 +4,7 @@
 #   node dist/src/workers/main.js      the worker (default; health and metrics on WORKER_HTTP_PORT, default 9464)
 #   node dist/src/api/main.js          the HTTP API (PORT, default 3000; set HEALTHCHECK_URL to http://127.0.0.1:3000/readyz)
 #   node dist/src/db/migrate-cli.js    applies the migrations and creates the default campaign, then exits
+#   node dist/src/cli/main.js          the operator CLI (API_URL); the nightly verifier runs its `verify`
 #   node dist/src/dev/points-api-main.js  the local stand-in for the loyalty points API (POINTS_API_PORT, default 4010)
 # Configuration is the environment (README, "Configuration"); docker-compose.yml wires them all together.
 #

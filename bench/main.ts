@@ -16,6 +16,7 @@ import { ENROLLMENTS_DEFAULTS, ENROLLMENTS_QUICK, measureEnrollments, type Enrol
 import { measureOperations, OPERATIONS_DEFAULTS, OPERATIONS_QUICK } from './operations';
 import { measureRewards, REWARDS_DEFAULTS, REWARDS_QUICK, type RewardsResult } from './rewards';
 import { measureStore, STORE_DEFAULTS, STORE_QUICK } from './store';
+import { measureVerify, VERIFY_DEFAULTS, VERIFY_QUICK } from './verify';
 import {
   KNEE_P99_MS,
   measureTransactions,
@@ -26,8 +27,9 @@ import {
 
 const HELP = `Usage: npm run bench -- [name …] [options]
 
-Benchmarks: transactions, enrollments, store, rewards, settlement, operations (default: all, in that order).
---against applies to transactions, enrollments and rewards (store, settlement and operations measure this tree only).
+Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify (default: all, in that order).
+--against applies to transactions, enrollments and rewards (store, settlement, operations and verify measure this tree
+only).
 
 Options:
   --quick           a smoke run of each benchmark: small sizes, short phases (CI runs this; figures mean little)
@@ -52,6 +54,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   rewards: rewardsBenchmark,
   settlement: settlementBenchmark,
   operations: operationsBenchmark,
+  verify: verifyBenchmark,
 };
 
 const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -295,6 +298,67 @@ EXTEND_SCHEDULE over the same members, followed to COMPLETED.
     [row],
   );
   say(`operations: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+async function verifyBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? VERIFY_QUICK : VERIFY_DEFAULTS;
+  const result = await measureVerify(trees[0], o);
+  const rows = result.levels.map((l) => [
+    when(at),
+    result.tree.label,
+    run.quick ? 'quick' : 'full',
+    l.enrollments,
+    l.auditLines,
+    l.baseline.perSecond,
+    l.ours.perSecond,
+    ratio(l.ours.perSecond, l.baseline.perSecond) ?? '–',
+    `${l.ours.verified} / ${l.ours.failed} (exit ${l.ours.exitCode})`,
+    `${l.cliPeakRssMb} / ${l.apiRssMb}`,
+    notesOf(run),
+  ]);
+  const file = record(
+    run.out,
+    'verify',
+    at,
+    {
+      benchmark: 'verify',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      ...result,
+    },
+    {
+      heading: 'Proving verdicts (`npm run bench -- verify`)',
+      intro: `A campaign's store grown to each level of decided enrollments, each with the chained audit trail the rules write for
+it (about nine lines: enrolled, two loads, the window's end, the verdict, the reward), written straight into
+PostgreSQL. At each level, in the same run: the baseline reads the pages the proofs read (enrollments and their
+trails, 500 a page) and checks nothing; ours is the compiled CLI's \`verify\` through the API, every hash computed again
+and every trail replayed through the rules.
+
+- **baseline/s** and **ours/s**: enrollments per second over the whole campaign; **×**: ours / baseline.
+- **verified / failed**: the verifier's counts (exit code 0: all verified).
+- **RSS MB CLI / API**: the CLI's peak resident memory, and the API's (with the worker, one process) after the walk:
+  flat across levels is the point.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'enrollments',
+        'audit lines',
+        'baseline/s',
+        'ours/s',
+        '×',
+        'verified / failed',
+        'RSS MB CLI / API',
+        'notes',
+      ],
+    },
+    rows,
+  );
+  say(`verify: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 /** The settlement benchmark is its own program (`npm run bench:settlement`, with more options): run it as such. */

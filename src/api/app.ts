@@ -130,6 +130,17 @@ export function createApp({
     res.json(await service.explain(campaignId, memberId));
   });
 
+  app.get('/v1/campaigns/:campaignId/members/:memberId/proof', async (req, res) => {
+    const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
+    res.json(await service.prove(campaignId, memberId));
+  });
+
+  app.get('/v1/campaigns/:campaignId/proofs', async (req, res) => {
+    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+    const query = parse(s.ProofsQuery, req.query, 'query');
+    res.json(await service.proveCampaign(campaignId, query));
+  });
+
   app.post('/v1/campaigns/:campaignId/members/:memberId/cancel', async (req, res) => {
     const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
     const body = parse(s.CancelBody, req.body ?? {}, 'body');

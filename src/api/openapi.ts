@@ -199,6 +199,43 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
     },
   });
   r.registerPath({
+    method: 'get',
+    path: '/v1/campaigns/{campaignId}/members/{memberId}/proof',
+    operationId: 'proveMember',
+    tags: ['enrollments'],
+    summary: 'Re-derive the verdict from the audit trail alone, and check its hash chain',
+    description:
+      'Reads the append-only audit trail (the news as received, the schedule and its changes, the verdict, the ' +
+      "reward's outcome), checks that every line is chained to the one before it, replays the facts through the " +
+      'rules and compares every claim (each state change, each verdict) with what they make of it. verified is true ' +
+      'when the chain holds, the replay agrees, and it reaches the verdict and amount the member view recorded; ' +
+      'otherwise chain.brokenAt, replay.divergence or recorded.problem says where.',
+    request: { params: s.MemberPath },
+    responses: {
+      200: json(s.ProofResponse, 'The proof (verified or not: see verified)'),
+      ...invalid('path parameter'),
+      ...notFound('the member is not enrolled in this campaign'),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'get',
+    path: '/v1/campaigns/{campaignId}/proofs',
+    operationId: 'proveCampaign',
+    tags: ['enrollments'],
+    summary: "A page of proofs of the campaign's decided enrollments, in member id order",
+    description:
+      "What `npm run cli -- verify` walks: pass the previous page's next as after until a page has no next. The first " +
+      'page (no after) also says how many decided enrollments there are.',
+    request: { params: s.CampaignPath, query: s.ProofsQuery },
+    responses: {
+      200: json(s.ProofPage, 'One page'),
+      ...invalid('path parameter or query'),
+      ...notFound('no such campaign'),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
     method: 'post',
     path: '/v1/campaigns/{campaignId}/members/{memberId}/cancel',
     operationId: 'cancelEnrollment',

@@ -200,6 +200,14 @@ const ExplainedTransaction = z.object({
   detail: z.string().optional(),
 });
 
+const VerdictResponse = z.object({
+  outcome: z.enum(['ELIGIBLE', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED']),
+  decidedAt: Timestamp,
+  countedCents: z.number().int(),
+  targetCents: z.number().int(),
+  reason: z.string(),
+});
+
 export const ExplanationResponse = z
   .object({
     ...enrollmentBasics,
@@ -217,18 +225,81 @@ export const ExplanationResponse = z
       }),
     ),
     disqualifiedBy: ExplainedTransaction.optional(),
-    verdict: z
-      .object({
-        outcome: z.enum(['ELIGIBLE', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED']),
-        decidedAt: Timestamp,
-        countedCents: z.number().int(),
-        targetCents: z.number().int(),
-        reason: z.string(),
-      })
-      .optional(),
+    verdict: VerdictResponse.optional(),
     scheduleChanges: z.array(ScheduleChangeResponse).optional(),
   })
   .openapi('Explanation');
+
+const TrailPlace = {
+  position: z.number().int().openapi({ description: "The line's place in the trail (1 is the first)" }),
+  key: z.string(),
+  type: z.string(),
+  problem: z.string(),
+};
+
+export const ProofResponse = z
+  .object({
+    campaignId: CampaignId,
+    memberId: MemberId,
+    workflowId: z.string(),
+    verified: z.boolean().openapi({
+      description:
+        'The chain holds, every claim in the trail follows from its facts, and the replay reaches what was recorded',
+    }),
+    lines: z.number().int(),
+    chain: z.object({
+      intact: z.boolean(),
+      head: z.string().optional().openapi({ description: "The hash of the trail's last line" }),
+      brokenAt: z.object(TrailPlace).optional(),
+    }),
+    replay: z.object({
+      agrees: z.boolean(),
+      divergence: z
+        .object({ ...TrailPlace, expected: z.unknown().optional(), recorded: z.unknown().optional() })
+        .optional(),
+      state: z.enum(ACTIVATION_STATES),
+      countedCents: z.number().int(),
+      verdict: VerdictResponse.optional(),
+      schedule: z.object({ enrolledAt: Timestamp, windowEndsAt: Timestamp, evaluatesAt: Timestamp }).optional(),
+      replayed: z.number().int(),
+    }),
+    recorded: z.object({
+      state: z.enum(ACTIVATION_STATES),
+      countedCents: z.number().int(),
+      verdict: VerdictResponse.optional(),
+      agrees: z.boolean(),
+      problem: z.string().optional(),
+    }),
+  })
+  .openapi('Proof');
+
+export const MAX_PROOF_PAGE = 1_000;
+export const ProofsQuery = z.strictObject({
+  after: MemberId.optional().openapi({ description: 'The last member id of the previous page' }),
+  limit: z.coerce.number().int().min(1).max(MAX_PROOF_PAGE).default(500),
+});
+
+export const ProofPage = z
+  .object({
+    total: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'Decided enrollments in the campaign (first page only)' }),
+    items: z.array(
+      z.object({
+        memberId: MemberId,
+        verified: z.boolean(),
+        state: z.enum(ACTIVATION_STATES),
+        chainIntact: z.boolean(),
+        replayAgrees: z.boolean(),
+        outcomeAgrees: z.boolean(),
+        problem: z.string().optional(),
+      }),
+    ),
+    next: MemberId.optional().openapi({ description: 'Pass as `after` for the next page; absent on the last' }),
+  })
+  .openapi('ProofPage');
 
 const extension = {
   extendWindowBy: Duration(

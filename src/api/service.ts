@@ -23,7 +23,10 @@ import { getReview, listReviews, type Review, type ReviewAction, type ReviewStat
 import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlementFile } from '../db/settlements';
 import type { settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
+import { proveEnrollments, summary, type Proof } from './proofs';
 import {
+  countDecided,
+  decidedEnrollments,
   getEnrollment,
   getLedger,
   insertEnrollment,
@@ -217,6 +220,26 @@ export function createService(deps: ServiceDeps) {
         windowEndsAt: e.windowEndsAt,
         evaluatesAt: e.evaluatesAt,
         ...rest,
+      };
+    },
+
+    /** The proof of one enrollment's verdict (api/proofs.ts): read-only, from the audit trail. */
+    async prove(campaignId: string, memberId: string): Promise<Proof> {
+      const e = await requireEnrollment(campaignId, memberId);
+      const [proof] = await proveEnrollments(db, [e]);
+      return proof;
+    },
+
+    /** A page of a campaign's decided enrollments, proved; the first page also counts them. */
+    async proveCampaign(campaignId: string, page: { after?: string; limit: number }) {
+      await requireCampaign(campaignId);
+      const enrollments = await decidedEnrollments(db, campaignId, page.after, page.limit);
+      const items = (await proveEnrollments(db, enrollments)).map(summary);
+      const total = page.after === undefined ? await countDecided(db, campaignId) : undefined;
+      return {
+        ...(total !== undefined ? { total } : {}),
+        items,
+        ...(enrollments.length === page.limit ? { next: enrollments[enrollments.length - 1].memberId } : {}),
       };
     },
 

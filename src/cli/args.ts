@@ -11,6 +11,10 @@ export const REVIEW_ACTIONS = ['RETRY_REWARD', 'DISMISS'] as const;
 export type ReviewState = (typeof REVIEW_STATES)[number];
 export type ReviewAction = (typeof REVIEW_ACTIONS)[number];
 
+/** The verifier's page: the API's own limits (api/schemas.ts ProofsQuery). */
+export const DEFAULT_VERIFY_PAGE = 500;
+export const MAX_VERIFY_PAGE = 1_000;
+
 export const OPERATION_ACTIONS = ['EXTEND_SCHEDULE', 'CANCEL', 'RETRY_REWARD'] as const;
 export type OperationAction = (typeof OPERATION_ACTIONS)[number];
 
@@ -54,7 +58,8 @@ export type Command =
   | { name: 'operation'; operationId: string; wait: boolean }
   | { name: 'reviews'; state?: ReviewState }
   | { name: 'resolve'; reviewId: string; action: ReviewAction; note: string }
-  | { name: 'report'; campaignId: string };
+  | { name: 'report'; campaignId: string }
+  | { name: 'verify'; campaignId: string; pageSize: number };
 
 export type CommandName = Command['name'];
 
@@ -294,6 +299,32 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       const note = str(values, 'note');
       if (note === undefined || note.trim() === '') return 'missing --note "...": say why';
       return { name: 'resolve', reviewId, action, note };
+    },
+  },
+  verify: {
+    synopsis: 'verify <campaignId> [--page N]',
+    summary: "prove every decided enrollment's verdict from its audit trail; exit 1 on any divergence",
+    details: [
+      "Walks the campaign's decided enrollments a page at a time (GET /v1/campaigns/{c}/proofs): each trail's hash",
+      'chain is checked and the trail replayed through the rules. Prints a progress bar, then the counts of',
+      'verified enrollments, divergences and broken chains, with the member ids of the first 1,000 that failed.',
+      'Exit 1 when any failed. Memory stays flat however large the campaign (one page at a time).',
+    ],
+    positionals: ['campaignId'],
+    options: {
+      page: {
+        type: 'string',
+        value: 'N',
+        help: `enrollments per request, 1–${MAX_VERIFY_PAGE} (default ${DEFAULT_VERIFY_PAGE})`,
+      },
+    },
+    build: ([campaignId], values) => {
+      const given = str(values, 'page');
+      const pageSize = given === undefined ? DEFAULT_VERIFY_PAGE : Number(given);
+      if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_VERIFY_PAGE) {
+        return `--page must be a whole number from 1 to ${MAX_VERIFY_PAGE}, not "${given}"`;
+      }
+      return { name: 'verify', campaignId, pageSize };
     },
   },
   report: {

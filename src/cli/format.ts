@@ -289,3 +289,43 @@ export function formatOperation(o: OperationReport): string {
   }
   return lines.join('\n');
 }
+
+/** One page of GET /v1/campaigns/{c}/proofs. */
+export interface ProofPage {
+  total?: number;
+  items: { memberId: string; verified: boolean; state: string; chainIntact: boolean; problem?: string }[];
+  next?: string;
+}
+
+/** What `verify` found over a whole campaign. */
+export interface Verification {
+  campaignId: string;
+  total: number;
+  checked: number;
+  verified: number;
+  divergent: number;
+  brokenChains: number;
+  /** The first failures (capped), by member id. */
+  failures: { memberId: string; state: string; problem: string }[];
+}
+
+export function formatVerification(v: Verification): string {
+  const failed = v.divergent + v.brokenChains;
+  const lines = [
+    `Campaign ${v.campaignId}: ${plural(v.checked, 'decided enrollment')} proved from their audit trails`,
+    `  verified       ${count(v.verified)}`,
+    `  divergent      ${count(v.divergent)}`,
+    `  broken chains  ${count(v.brokenChains)}`,
+  ];
+  if (failed === 0) return [...lines, '', 'Every verdict follows from its recorded facts.'].join('\n');
+  lines.push(
+    '',
+    ...formatTable(
+      ['MEMBER', 'STATE', 'PROBLEM'],
+      v.failures.map((f) => [f.memberId, f.state, f.problem]),
+    ),
+  );
+  if (failed > v.failures.length) lines.push(`…and ${count(failed - v.failures.length)} more`);
+  lines.push('', 'See one in full: GET /v1/campaigns/{campaignId}/members/{memberId}/proof');
+  return lines.join('\n');
+}

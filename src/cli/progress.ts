@@ -36,6 +36,11 @@ export const MEMBERS: Unit = {
   rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} members/s`,
 };
 
+export const ENROLLMENTS: Unit = {
+  ratio: (done, total) => `${grouped(done)}/${grouped(total)} enrollments`,
+  rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} enrollments/s`,
+};
+
 const MB = 1024 * 1024;
 const megabytes = (n: number): string => (n / MB).toFixed(1);
 export const BYTES: Unit = {

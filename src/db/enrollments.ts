@@ -2,7 +2,7 @@
 import type { ProgressRecord } from '../domain/records';
 import type { Verdict } from '../domain/evaluation';
 import type { Ledger, LedgerEntry } from '../domain/ledger';
-import type { ActivationState } from '../domain/model';
+import { VERDICT_STATES, type ActivationState } from '../domain/model';
 import type { ScheduleChange } from '../domain/schedule';
 import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
@@ -115,6 +115,33 @@ export async function getEnrollment(
     [campaignId, memberId],
   );
   return rows[0] && toEnrollment(rows[0]);
+}
+
+/**
+ * A page of a campaign's decided enrollments (a verdict state), in member id order after `after`: the verifier walks a
+ * campaign with these, one page in memory at a time (keyset on the primary key, so page 2,000 costs what page 1 does).
+ */
+export async function decidedEnrollments(
+  db: Queryable,
+  campaignId: string,
+  after: string | undefined,
+  limit: number,
+): Promise<Enrollment[]> {
+  const { rows } = await db.query<EnrollmentRow>(
+    `SELECT * FROM enrollments
+     WHERE campaign_id = $1 AND state = ANY($2::text[]) AND ($3::text IS NULL OR member_id > $3)
+     ORDER BY member_id LIMIT $4`,
+    [campaignId, VERDICT_STATES, after ?? null, limit],
+  );
+  return rows.map(toEnrollment);
+}
+
+export async function countDecided(db: Queryable, campaignId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM enrollments WHERE campaign_id = $1 AND state = ANY($2::text[])',
+    [campaignId, VERDICT_STATES],
+  );
+  return rows[0].n;
 }
 
 /** An enrollment news is for. */

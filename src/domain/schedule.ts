@@ -119,3 +119,26 @@ export function scheduleChangeRefusal(
   }
   return undefined;
 }
+
+/** Whether a bulk operation already moved these deadlines (an operation changes a member once). */
+export const appliedBefore = (
+  changes: readonly ScheduleChange[] | undefined,
+  operationId: string | undefined,
+): boolean => operationId !== undefined && (changes ?? []).some((c) => c.operationId === operationId);
+
+/**
+ * What the changeSchedule update's validator answers: the request's own problem, a refusal, or nothing (go ahead). A
+ * bulk operation's repeat is answered, not refused: it changes nothing the second time.
+ */
+export function scheduleChangeProblem(
+  e: { state: ActivationState; scheduleChanges?: readonly ScheduleChange[] },
+  original: EnrollmentSchedule,
+  current: EnrollmentSchedule,
+  req: ScheduleChangeRequest,
+  now: string,
+): { invalid: string } | ScheduleRefusal | undefined {
+  const invalid = scheduleRequestProblem(req);
+  if (invalid) return { invalid };
+  if (appliedBefore(e.scheduleChanges, req.operationId)) return undefined;
+  return scheduleChangeRefusal(e.state, original, current, req, now);
+}

@@ -35,7 +35,7 @@ import { ErrorType } from '../domain/errors';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
-import { scheduleChangeRefusal, scheduleRequestProblem } from '../domain/schedule';
+import { appliedBefore, scheduleChangeProblem } from '../domain/schedule';
 import { memberView, type MemberView } from '../domain/view';
 import { deadlineWaiter } from './deadlines';
 import { enrolledNotification } from './enrolled';
@@ -74,9 +74,6 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     freshState(nowIso(), startRecorded, enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id);
   const terms: EnrollmentTerms = { campaign, memberId, schedule };
   const enrollment = () => enrollmentOf(s);
-  /** Whether this bulk operation already moved the deadlines (an operation changes a member once). */
-  const appliedBefore = (operationId: string | undefined): boolean =>
-    operationId !== undefined && (s.scheduleChanges ?? []).some((c) => c.operationId === operationId);
   /** The deadlines as they stand (an operator may have moved them). */
   const current = () => scheduleOf(terms, s);
 
@@ -121,18 +118,14 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       carryOut(cancel(terms, enrollment(), req, nowIso()));
       return view();
     },
-    scheduleProblem: (req) => {
-      const invalid = scheduleRequestProblem(req);
-      if (invalid) return { invalid };
-      if (appliedBefore(req.operationId)) return undefined; // a bulk operation's repeat: answered, not refused
-      return scheduleChangeRefusal(s.state, schedule, current(), req, nowIso());
-    },
+    scheduleProblem: (req) => scheduleChangeProblem(s, schedule, current(), req, nowIso()),
     changeSchedule: (req) => {
       // Code without the patch (runs replayed by older workers) refuses, as that code had no such update.
       if (!patched(PATCHES.movingDeadlines)) {
         throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: 'not supported' });
       }
-      if (!appliedBefore(req.operationId)) carryOut(changeSchedule(terms, enrollment(), req, nowIso()));
+      if (!appliedBefore(s.scheduleChanges, req.operationId))
+        carryOut(changeSchedule(terms, enrollment(), req, nowIso()));
       return view();
     },
     view,

@@ -2,46 +2,14 @@
  * The built CLI (`node dist/src/cli/main.js`) as an operator runs it, as a child process against the whole stack
  * `npm start` runs: embedded PostgreSQL, the Temporal dev server, the worker, the API.
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildCli, runCli, type CliResult } from '../support/cli';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
-const root = path.resolve(__dirname, '..', '..');
-const cliPath = path.join(root, 'dist', 'src', 'cli', 'main.js');
-/** A CLI run that takes longer than this is hung: kill it and say so, rather than wait for Jest's timeout. */
-const CLI_TIMEOUT_MS = 60_000;
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI with API_URL pointing at the stack (so the environment default is exercised too). */
-function cli(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliPath, ...args], {
-      cwd: root,
-      env: { ...process.env, API_URL: stack?.apiUrl ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`cli ${args.join(' ')} did not finish within ${CLI_TIMEOUT_MS} ms\n${stdout}\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs the CLI with API_URL pointing at the stack. */
+const cli = (...args: string[]): Promise<CliResult> => runCli(() => stack?.apiUrl ?? '', args);
 
 const parseJson = <T>(r: CliResult): T => JSON.parse(r.stdout) as T;
 
@@ -55,10 +23,7 @@ let settlementFile: string;
 
 beforeAll(async () => {
   // The test runs what operators run: the compiled CLI.
-  execFileSync(path.join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], {
-    cwd: root,
-    stdio: 'pipe',
-  });
+  buildCli();
   stack = await startTestStack({ CAMPAIGN_ID: 'cli-default' });
 
   // A month-long campaign with two members, and one of two seconds whose member ends NOT_ELIGIBLE before the

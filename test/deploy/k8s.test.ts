@@ -13,6 +13,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IMetricSpec } from 'kubernetes-models/autoscaling/v2/MetricSpec';
+import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -46,6 +47,9 @@ const RUNTIME_VARS = new Set([
   'OTEL_TRACES_SAMPLER_ARG',
 ]);
 
+/** The operator CLI's own setting (src/cli/args.ts), which the nightly verifier (a CronJob) is given. */
+const CLI_VARS = new Set(['API_URL']);
+
 /** What each production entry point refuses to start without (src/workers/main.ts, src/api/main.ts, migrate-cli). */
 const ENTRY_POINTS: Record<string, { source: string; requires: string[] }> = {
   'dist/src/workers/main.js': {
@@ -54,6 +58,7 @@ const ENTRY_POINTS: Record<string, { source: string; requires: string[] }> = {
   },
   'dist/src/api/main.js': { source: 'src/api/main.ts', requires: ['TEMPORAL_ADDRESS', 'DATABASE_URL'] },
   'dist/src/db/migrate-cli.js': { source: 'src/db/migrate-cli.ts', requires: ['DATABASE_URL'] },
+  'dist/src/cli/main.js': { source: 'src/cli/main.ts', requires: ['API_URL'] },
 };
 
 interface KubeObject {
@@ -108,7 +113,15 @@ const podSpec = (d: IDeployment | IJob): IPodSpec => {
   if (!spec) throw new Error(`${d.metadata?.name} has no pod spec`);
   return spec;
 };
-const workloads = [...deployments, ...jobs];
+const cronJobs = ofKind<ICronJob>('CronJob');
+/** A CronJob's Job, as the workloads' checks see it. */
+const jobOf = (c: ICronJob): IJob => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: c.metadata ?? {},
+  ...(c.spec?.jobTemplate.spec ? { spec: c.spec.jobTemplate.spec } : {}),
+});
+const workloads = [...deployments, ...jobs, ...cronJobs.map(jobOf)];
 const containersOf = (d: IDeployment | IJob): IContainer[] => [
   ...(podSpec(d).initContainers ?? []),
   ...podSpec(d).containers,
@@ -120,7 +133,7 @@ const byComponent = (component: string): IDeployment => {
 };
 const worker = () => byComponent('worker');
 const api = () => byComponent('api');
-const onlyContainer = (d: IDeployment): IContainer => {
+const onlyContainer = (d: IDeployment | IJob): IContainer => {
   expect(podSpec(d).containers).toHaveLength(1);
   return podSpec(d).containers[0];
 };
@@ -327,7 +340,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
           const seen =
             name in config
               ? `${name}=${String(config[name])}`
-              : RUNTIME_VARS.has(name)
+              : RUNTIME_VARS.has(name) || CLI_VARS.has(name)
                 ? `${name}=${value}`
                 : `${name} is unknown`;
           expect(`${w.metadata?.name}: ${seen}`).toBe(`${w.metadata?.name}: ${name}=${value}`);
@@ -595,6 +608,30 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       await holder.end();
       await db.drop();
     }
+  });
+
+  it('the nightly verifier proves the configured campaign through the API Service, and a divergence fails its Job', () => {
+    expect(cronJobs.map((c) => c.metadata?.name)).toEqual(['activation-verify']);
+    const [cron] = cronJobs;
+    const job = jobOf(cron);
+    const c = onlyContainer(job);
+    expect(c.command).toEqual(['node', 'dist/src/cli/main.js', 'verify', '$(CAMPAIGN_ID)']);
+    expect(c.env?.find((e) => e.name === 'CAMPAIGN_ID')?.valueFrom?.configMapKeyRef).toEqual({
+      name: configMaps[0].metadata?.name,
+      key: 'CAMPAIGN_ID',
+    });
+    // The Service's name and port: http://activation-api is port 80, which the Service maps to the API.
+    const api = services.find((s) => s.metadata?.name === new URL(containerEnv(c).get('API_URL')!).hostname);
+    expect(api?.spec?.ports?.[0]?.port).toBe(80);
+    expect(cron.spec?.concurrencyPolicy).toBe('Forbid');
+    expect(podSpec(job).restartPolicy).toBe('Never');
+    // Exit 1 is a finding (src/cli/args.ts EXIT_CODES): no retry hides it.
+    expect(job.spec?.podFailurePolicy?.rules).toContainEqual(
+      expect.objectContaining({
+        action: 'FailJob',
+        onExitCodes: expect.objectContaining({ values: expect.arrayContaining([1]) }),
+      }),
+    );
   });
 
   it('the documented first deploy creates the namespace, then the Secret, then applies; every namespaced command says -n', () => {

@@ -6,6 +6,8 @@ import fc from 'fast-check';
 import { apply, changeSchedule, initialEnrollment } from '../../src/domain/enrollment';
 import { explain } from '../../src/domain/evaluation';
 import {
+  appliedBefore,
+  scheduleChangeProblem,
   MAX_TOTAL_EXTENSION,
   movedSchedule,
   scheduleChangeRefusal,
@@ -85,6 +87,26 @@ describe('the enrollment refuses', () => {
         );
       }),
     );
+  });
+});
+
+describe("the update's validator", () => {
+  it('answers a bad request, a refusal, or nothing; a bulk operation it has taken before is answered, not refused', () => {
+    const req = { extendWindowBy: 'P2D', reason: 'outage', operationId: 'op-1' };
+    expect(scheduleChangeProblem({ state: 'ACTIVE' }, schedule, schedule, { reason: 'r' }, day(3))).toEqual({
+      invalid: 'give extendWindowBy, extendGraceBy or both',
+    });
+    expect(scheduleChangeProblem({ state: 'ACTIVE' }, schedule, schedule, req, day(3))).toBeUndefined();
+    const moved = changeSchedule(terms, initialEnrollment(), req, day(3)).enrollment;
+    // The window has ended by day 40 for anyone, but the operation's repeat changes nothing and is not refused.
+    expect(scheduleChangeProblem(moved, schedule, moved.schedule!, req, day(31))).toBeUndefined();
+    expect(
+      scheduleChangeProblem(moved, schedule, moved.schedule!, { ...req, operationId: 'op-2' }, day(33)),
+    ).toMatchObject({
+      code: 'WINDOW_CLOSED',
+    });
+    expect(appliedBefore(moved.scheduleChanges, 'op-1')).toBe(true);
+    expect(appliedBefore(moved.scheduleChanges, undefined)).toBe(false);
   });
 });
 

@@ -1,0 +1,229 @@
+import fc from 'fast-check';
+import {
+  apply,
+  cancel,
+  changeSchedule,
+  enroll,
+  evaluate,
+  initialEnrollment,
+  rewardOutcome,
+  scheduleOf,
+  windowEnded,
+  type EnrollmentState,
+  type Step,
+} from '../../src/domain/enrollment';
+import { replayTrail, outcomeProblem, type TrailLine } from '../../src/domain/proof';
+import { hasVerdict, type TransactionEvent } from '../../src/domain/model';
+import { day, load, settlementOf, terms, withdrawal } from './fixtures';
+
+/** A member workflow in miniature: the reducer's steps, their lines numbered and dated as the recorder does. */
+class Life {
+  e: EnrollmentState = initialEnrollment();
+  lines: TrailLine[] = [];
+  constructor() {
+    this.record(enroll(terms, this.e, terms.schedule.enrolledAt), terms.schedule.enrolledAt);
+  }
+  record(step: Step<unknown>, at: string): this {
+    this.e = step.enrollment;
+    for (const a of step.audit) {
+      const position = this.lines.length + 1;
+      this.lines.push({
+        position,
+        key: `seq:${position}`,
+        type: a.type,
+        source: a.source,
+        occurredAt: at,
+        payload: a.payload,
+      });
+    }
+    return this;
+  }
+  news(ev: TransactionEvent, at = ev.receivedAt): this {
+    return this.record(apply(terms, this.e, ev, at), at);
+  }
+  /** The timers: the window's end, then the verdict. */
+  deadlines(): this {
+    const s = scheduleOf(terms, this.e);
+    if (!hasVerdict(this.e.state)) this.record(windowEnded(terms, this.e, s.windowEndsAt), s.windowEndsAt);
+    if (!hasVerdict(this.e.state)) this.record(evaluate(terms, this.e, s.evaluatesAt), s.evaluatesAt);
+    return this;
+  }
+  rewarded(): this {
+    const at = scheduleOf(terms, this.e).evaluatesAt;
+    return this.record(
+      rewardOutcome(terms, this.e, { status: 'ISSUED', creditId: 'cr-1', issuedAt: at, alreadyIssued: false }, at),
+      at,
+    );
+  }
+}
+
+const edited = (lines: TrailLine[], position: number, payload: Record<string, unknown>): TrailLine[] =>
+  lines.map((l) => (l.position === position ? { ...l, payload: { ...l.payload, ...payload } } : l));
+
+describe('replaying an audit trail through the rules', () => {
+  it('reaches the verdict of an eligible member, the reward and every state on the way', () => {
+    const life = new Life()
+      .news(load(30_000))
+      .news(load(25_000, { occurredAt: day(3), receivedAt: day(3) }))
+      .deadlines()
+      .rewarded();
+    const replay = replayTrail('M1', life.lines);
+    expect(replay).toMatchObject({ agrees: true, state: 'COMPLETED', countedCents: 55_000 });
+    expect(replay.verdict?.outcome).toBe('ELIGIBLE');
+    expect(replay.replayed).toBe(life.lines.filter((l) => l.type !== 'ENROLLED').length);
+  });
+
+  it('agrees with a disqualification, a cancellation, rejected news, late news and a moved deadline', () => {
+    const w = withdrawal(1_000, { occurredAt: day(2), receivedAt: day(2) });
+    const disqualified = new Life().news(load(60_000)).news(w).news(settlementOf(w, 'RETURNED'));
+    expect(replayTrail('M1', disqualified.lines)).toMatchObject({ agrees: true, state: 'DISQUALIFIED' });
+
+    const cancelled = new Life().news(load(10_000));
+    cancelled.record(cancel(terms, cancelled.e, { reason: 'asked', requestedBy: 'ops' }, day(4)), day(4));
+    expect(replayTrail('M1', cancelled.lines)).toMatchObject({ agrees: true, state: 'CANCELLED' });
+
+    const rejected = new Life().news(load(10_000, { memberId: 'SOMEONE-ELSE' }));
+    expect(rejected.lines.map((l) => l.type)).toContain('TRANSACTION_REJECTED');
+    expect(replayTrail('M1', rejected.lines).agrees).toBe(true);
+
+    // Only the moved window holds the load: the replay counts it because the trail moved the window first.
+    const late = load(50_000, { occurredAt: day(31), receivedAt: day(31) });
+    const moved = new Life();
+    moved.record(changeSchedule(terms, moved.e, { extendWindowBy: 'P5D', reason: 'outage' }, day(29)), day(29));
+    moved
+      .news(late)
+      .deadlines()
+      .rewarded()
+      .news(load(10, { occurredAt: day(33), receivedAt: day(40) }));
+    const replay = replayTrail('M1', moved.lines);
+    expect(replay).toMatchObject({ agrees: true, state: 'COMPLETED', countedCents: 50_000 });
+    expect(replay.schedule?.windowEndsAt).toBe(
+      new Date(Date.parse(terms.schedule.windowEndsAt) + 5 * 86_400_000).toISOString(),
+    );
+  });
+
+  it('reads payloads whatever order their keys come back in (jsonb keeps its own)', () => {
+    const reversed = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(reversed)
+        : v !== null && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reversed(x)]),
+            )
+          : v;
+    const life = new Life();
+    life.record(changeSchedule(terms, life.e, { extendWindowBy: 'P2D', reason: 'outage' }, day(3)), day(3));
+    life.news(load(60_000)).deadlines().rewarded();
+    const trail = life.lines.map((l) => ({ ...l, payload: reversed(l.payload) as Record<string, unknown> }));
+    expect(replayTrail('M1', trail)).toMatchObject({ agrees: true, state: 'COMPLETED' });
+  });
+
+  it('names the first line whose claim the facts do not support', () => {
+    const life = new Life().news(load(30_000)).deadlines();
+    const verdict = life.lines.find((l) => l.type === 'VERDICT')!;
+    const replay = replayTrail('M1', edited(life.lines, verdict.position, { outcome: 'ELIGIBLE' }));
+    expect(replay.agrees).toBe(false);
+    expect(replay.divergence).toMatchObject({ position: verdict.position, type: 'VERDICT' });
+    expect(replay.divergence?.expected).toMatchObject({ outcome: 'NOT_ELIGIBLE', countedCents: 30_000 });
+    expect(replay.divergence?.recorded).toMatchObject({ outcome: 'ELIGIBLE' });
+  });
+
+  it('catches an amount edited in a fact: the claims after it no longer follow', () => {
+    const life = new Life().news(load(60_000)).deadlines().rewarded();
+    const received = life.lines.find((l) => l.type === 'TRANSACTION_RECEIVED')!;
+    const event = { ...(received.payload.event as TransactionEvent), amountCents: 6_000 };
+    const replay = replayTrail('M1', edited(life.lines, received.position, { event }));
+    expect(replay.agrees).toBe(false);
+    // 6,000 cents make ACTIVE, not GOAL_ACHIEVED: the very next transition says otherwise.
+    expect(replay.divergence).toMatchObject({ type: 'TRANSITION', position: received.position + 1 });
+  });
+
+  it('refuses a verdict before its time and a window that closed early', () => {
+    const life = new Life().news(load(60_000)).deadlines();
+    const verdict = life.lines.find((l) => l.type === 'VERDICT')!;
+    const early = edited(life.lines, verdict.position, { decidedAt: day(20) });
+    expect(replayTrail('M1', early).divergence?.problem).toMatch(/before the grace period ended/);
+
+    const confirming = life.lines.find((l) => l.type === 'TRANSITION' && l.payload.to === 'CONFIRMING')!;
+    const closedEarly = life.lines.map((l) => (l.position === confirming.position ? { ...l, occurredAt: day(10) } : l));
+    expect(replayTrail('M1', closedEarly).divergence?.problem).toMatch(/window closed before it ended/);
+  });
+
+  it('sees a deleted line: a claim is missing, or one is left without its cause', () => {
+    const life = new Life().news(load(60_000)).deadlines().rewarded();
+    for (const gone of life.lines.filter((l) => l.type !== 'ENROLLED')) {
+      const trail = life.lines.filter((l) => l !== gone);
+      const replay = replayTrail('M1', trail);
+      const recorded = {
+        state: 'COMPLETED' as const,
+        countedCents: 60_000,
+        verdict: replay.verdict && { outcome: 'ELIGIBLE' as const, countedCents: 60_000, targetCents: 50_000 },
+      };
+      // Either the replay diverges, or (the trail's last lines gone) it falls short of what was recorded.
+      const caught = !replay.agrees || outcomeProblem(replay, recorded) !== undefined;
+      expect({ deleted: gone.type, position: gone.position, caught }).toEqual({
+        deleted: gone.type,
+        position: gone.position,
+        caught: true,
+      });
+    }
+    expect(
+      replayTrail(
+        'M1',
+        life.lines.filter((l) => l.type !== 'ENROLLED'),
+      ).divergence?.problem,
+    ).toMatch(/no ENROLLED/);
+  });
+
+  it('holds for any news in any order: the trail the rules write always replays to the same end (property)', () => {
+    const event = fc.record({
+      kind: fc.constantFrom('LOAD', 'WITHDRAWAL'),
+      amountCents: fc.integer({ min: 1, max: 80_000 }),
+      day: fc.integer({ min: -2, max: 34 }),
+      settle: fc.constantFrom(undefined, 'SETTLED', 'RETURNED'),
+      heardDay: fc.integer({ min: 0, max: 40 }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 12 }), fc.option(fc.integer({ min: 1, max: 20 })), (events, extend) => {
+        const life = new Life();
+        if (extend !== null) {
+          life.record(
+            changeSchedule(terms, life.e, { extendWindowBy: `P${extend}D`, reason: 'r' }, day(1, 0)),
+            day(1, 0),
+          );
+        }
+        const sorted = events.map((x, i) => ({ ...x, i })).sort((a, b) => a.heardDay - b.heardDay || a.i - b.i);
+        let deadlinesDone = false;
+        for (const x of sorted) {
+          const s = scheduleOf(terms, life.e);
+          const heard = day(x.heardDay);
+          if (!deadlinesDone && Date.parse(heard) >= Date.parse(s.evaluatesAt)) {
+            life.deadlines();
+            deadlinesDone = true;
+          }
+          const base =
+            x.kind === 'LOAD'
+              ? load(x.amountCents, { occurredAt: day(x.day), receivedAt: heard })
+              : withdrawal(x.amountCents, { occurredAt: day(x.day), receivedAt: heard });
+          life.news(base, heard);
+          if (x.settle) life.news(settlementOf(base, x.settle, { receivedAt: heard }), heard);
+        }
+        if (!deadlinesDone) life.deadlines();
+        const replay = replayTrail('M1', life.lines);
+        expect(replay.agrees).toBe(true);
+        expect(replay.state).toBe(life.e.state);
+        expect(replay.verdict).toEqual(life.e.verdict);
+        // And any claim changed is caught.
+        const claims = life.lines.filter((l) => l.type === 'VERDICT' || l.type === 'TRANSITION');
+        for (const c of claims) {
+          const field =
+            c.type === 'VERDICT' ? { countedCents: Number(c.payload.countedCents) + 1 } : { to: 'COMPLETED' };
+          expect(replayTrail('M1', edited(life.lines, c.position, field)).agrees).toBe(false);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
