@@ -177,17 +177,10 @@ async function readPages(product: Product): Promise<number> {
   }
 }
 
-const peakRssOf = (pid: number): number => {
+/** A figure of /proc/<pid>/status in bytes (VmHWM: the peak resident set; VmRSS: now); 0 once the process is gone. */
+const statusBytes = (pid: number, field: 'VmHWM' | 'VmRSS'): number => {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-};
-const rssOf = (pid: number): number => {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
@@ -208,7 +201,7 @@ function runVerify(
     );
     let stdout = '';
     let peakRss = 0;
-    const sampler = setInterval(() => (peakRss = Math.max(peakRss, peakRssOf(child.pid!))), 100);
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, statusBytes(child.pid!, 'VmHWM'))), 100);
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.once('error', reject);
     child.once('exit', (code) => {
@@ -259,7 +252,7 @@ export async function measureVerify(tree: CodeTree, o: VerifyOptions): Promise<V
           failed: v.divergent + v.brokenChains,
         },
         cliPeakRssMb: mb(run.peakRss),
-        apiRssMb: mb(rssOf(product.child.pid!)),
+        apiRssMb: mb(statusBytes(product.child.pid!, 'VmRSS')),
       };
       levels.push(level_);
       say(

@@ -12,7 +12,7 @@ import { checkChain, GENESIS_HASH } from '../../src/db/audit-chain';
 import { migrate, MIGRATIONS_DIR } from '../../src/db/migrate';
 import { createPool, type Db } from '../../src/db/pool';
 import type { AuditEntry } from '../../src/domain/records';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import { behindTheTriggers, createTestDatabase, type TestDatabase } from '../support/db';
 
 let database: TestDatabase;
 let db: Db;
@@ -40,19 +40,6 @@ const line = (key: string, payload: Record<string, unknown> = { n: key }): Audit
   payload,
 });
 const trailOf = async (workflowId: string) => (await trailsOf(db, [workflowId])).get(workflowId)!;
-
-/** An edit made as a superuser can: with the triggers (the append-only guard and the chain) switched off. */
-async function behindTheTriggers(sql: string, params: unknown[]): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SET LOCAL session_replication_role = replica');
-    await client.query(sql, params);
-    await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
-}
 
 it('places and chains every line, a repeated line changes nothing, and the TypeScript check agrees', async () => {
   const s = subject();
@@ -107,6 +94,7 @@ it('finds an edit made behind the triggers at its line, and a deletion at the ga
   const edited = subject();
   await appendAudit(db, edited, [line('a'), line('b', { to: 'NOT_ELIGIBLE' }), line('c')]);
   await behindTheTriggers(
+    db,
     `UPDATE audit_events SET payload = '{"to": "ELIGIBLE"}' WHERE workflow_id = $1 AND position = 2`,
     [edited.workflowId],
   );
@@ -118,16 +106,18 @@ it('finds an edit made behind the triggers at its line, and a deletion at the ga
 
   const deleted = subject();
   await appendAudit(db, deleted, [line('a'), line('b'), line('c'), line('d')]);
-  await behindTheTriggers('DELETE FROM audit_events WHERE workflow_id = $1 AND position = 2', [deleted.workflowId]);
+  await behindTheTriggers(db, 'DELETE FROM audit_events WHERE workflow_id = $1 AND position = 2', [deleted.workflowId]);
   expect(checkChain(await trailOf(deleted.workflowId)).brokenAt).toMatchObject({
     position: 3,
     problem: 'line 2 is missing',
   });
 
   // Renumbered to hide the gap: the link to the line before no longer holds.
-  await behindTheTriggers('UPDATE audit_events SET position = position - 1 WHERE workflow_id = $1 AND position > 2', [
-    deleted.workflowId,
-  ]);
+  await behindTheTriggers(
+    db,
+    'UPDATE audit_events SET position = position - 1 WHERE workflow_id = $1 AND position > 2',
+    [deleted.workflowId],
+  );
   expect(checkChain(await trailOf(deleted.workflowId)).brokenAt).toMatchObject({ position: 2, key: 'c' });
 });
 

@@ -6,6 +6,7 @@
  */
 import { createPool, type Db } from '../../src/db/pool';
 import { buildCli, runCli } from '../support/cli';
+import { behindTheTriggers } from '../support/db';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 const CAMPAIGN = 'proof-e2e';
@@ -97,19 +98,6 @@ const lateLines = async (m: string) =>
     ])
   ).rowCount ?? 0;
 
-/** A superuser's edit: past the append-only trigger and the chain's. */
-async function behindTheTriggers(sql: string, params: unknown[]): Promise<void> {
-  const client = await db.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SET LOCAL session_replication_role = replica');
-    await client.query(sql, params);
-    await client.query('COMMIT');
-  } finally {
-    client.release();
-  }
-}
-
 it('every verdict re-derives from its audit trail, and the verifier says so', async () => {
   const expected: Record<string, [string, number]> = {
     'M-reward': ['COMPLETED', 60_000],
@@ -147,6 +135,7 @@ it('every verdict re-derives from its audit trail, and the verifier says so', as
 it('a tampered line is caught: by its chain, and by the replay when the forger chains every hash again', async () => {
   // 1. The verdict of M-short rewritten to ELIGIBLE behind the triggers.
   await behindTheTriggers(
+    db,
     `UPDATE audit_events SET payload = jsonb_set(payload, '{outcome}', '"ELIGIBLE"')
      WHERE campaign_id = $1 AND member_id = 'M-short' AND type = 'VERDICT'`,
     [CAMPAIGN],
@@ -162,11 +151,13 @@ it('a tampered line is caught: by its chain, and by the replay when the forger c
   //    functions: the chain holds, but the trail's claims (goal achieved, eligible) no longer follow from its facts.
   const workflowId = (await stack.api<{ workflowId: string }>('GET', `${member('M-reward')}/proof`)).body.workflowId;
   await behindTheTriggers(
+    db,
     `UPDATE audit_events SET payload = jsonb_set(payload, '{event,amountCents}', '2000')
      WHERE workflow_id = $1 AND type = 'TRANSACTION_RECEIVED' AND payload->'event'->>'transactionId' = 'T-r2'`,
     [workflowId],
   );
   await behindTheTriggers(
+    db,
     `DO $$
      DECLARE r record; prev text := audit_chain_genesis();
      BEGIN

@@ -52,3 +52,23 @@ async function admin(url: string, fn: (client: Client) => Promise<unknown>): Pro
     await client.end();
   }
 }
+
+/**
+ * Runs `sql` as a superuser can, past every trigger (`session_replication_role = replica`): the append-only guard and
+ * the hash chain's. How the tests tamper with an audit trail the way only an intruder with the keys could.
+ */
+export async function behindTheTriggers(
+  db: { connect(): Promise<{ query(sql: string, params?: unknown[]): Promise<unknown>; release(): void }> },
+  sql: string,
+  params: unknown[],
+): Promise<void> {
+  const client = await db.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SET LOCAL session_replication_role = replica');
+    await client.query(sql, params);
+    await client.query('COMMIT');
+  } finally {
+    client.release();
+  }
+}
