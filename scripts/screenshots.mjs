@@ -6,7 +6,10 @@
  * `chromium` package, installed with apt when missing and run as root) and writes:
  *
  * - docs/images/web-ui-member.png: one member's workflow, with its summary and current details in words;
- * - docs/images/web-ui-query.png: the workflow list filtered on the custom search attributes.
+ * - docs/images/web-ui-query.png: the workflow list filtered on the custom search attributes;
+ * - docs/images/web-ui-list-view.png: the operators' saved view, with ActivationState, CountedCents and EvaluatesAt as
+ *   columns (the Web UI keeps both in the browser's localStorage: set here as an operator would by hand);
+ * - docs/images/web-ui-timeline.png: one member's timeline, each record named for the news it carried.
  *
  * Needs `npm run build` output (the npm script runs scripts/ensure.sh first). CHROMIUM_PATH overrides the browser.
  */
@@ -21,6 +24,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = path.join(root, 'docs', 'images');
 const CAMPAIGN = 'cold-activation';
 const QUERY = `CampaignId="${CAMPAIGN}" AND ActivationState="GOAL_ACHIEVED"`;
+const VIEW_QUERY = `CampaignId="${CAMPAIGN}"`;
+/** The list's columns as the Web UI stores them per namespace (Configure Columns), and the saved view (Save as View). */
+const LIST_COLUMNS = ['Status', 'Workflow ID', 'ActivationState', 'CountedCents', 'EvaluatesAt', 'Start'];
+const operatorsView = () => ({
+  'namespace-workflow-table-columns': { default: LIST_COLUMNS.map((label) => ({ label })) },
+});
 const say = (line) => process.stderr.write(`[screenshots] ${line}\n`);
 
 function chromiumPath() {
@@ -114,8 +123,12 @@ const clickText = (text) => async (page) => {
   }, text);
 };
 
-async function shoot(browser, url, waitForText, file, prepare = async () => undefined) {
+async function shoot(browser, url, waitForText, file, prepare = async () => undefined, storage = {}) {
   const page = await browser.newPage();
+  // What the UI keeps in localStorage (the list's columns), in place before its first script runs.
+  await page.evaluateOnNewDocument((entries) => {
+    for (const [key, value] of Object.entries(entries)) localStorage.setItem(key, JSON.stringify(value));
+  }, storage);
   await page.setViewport({ width: 1440, height: 1000, deviceScaleFactor: 1 });
   // The list reads search attributes from visibility, a moment behind the workflow: reload until the text shows.
   await until(
@@ -187,6 +200,20 @@ async function main() {
       `${stack.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(QUERY)}`,
       `activation:${CAMPAIGN}:M-1005`,
       path.join(outDir, 'web-ui-query.png'),
+    );
+    await shoot(
+      browser,
+      `${stack.uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(VIEW_QUERY)}`,
+      'CountedCents',
+      path.join(outDir, 'web-ui-list-view.png'),
+      async () => undefined,
+      operatorsView(),
+    );
+    await shoot(
+      browser,
+      `${stack.uiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+      'Record load AUD 250.00 by APPLE_PAY',
+      path.join(outDir, 'web-ui-timeline.png'),
     );
   } finally {
     await browser?.close().catch(() => undefined);

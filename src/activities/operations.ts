@@ -19,11 +19,14 @@ import {
   type MemberResult,
   type OperationRow,
 } from '../db/operations';
-import type { Db } from '../db/pool';
+import { appendAuditLines, type SubjectLines } from '../db/audit';
+import { inTransaction, type Db } from '../db/pool';
 import { openReviewsOf } from '../db/reviews';
 import { operationUpdateId } from '../domain/ids';
 import { OPERATION_CONCURRENCY } from '../domain/operations';
-import { cancelUpdate, changeScheduleUpdate } from '../workflows/messages';
+import type { AuditEntry } from '../domain/records';
+import type { ScheduleChangeRequest } from '../domain/schedule';
+import { cancelUpdate, changeScheduleForOperationUpdate, changeScheduleUpdate } from '../workflows/messages';
 import type { OperationActivities, OperationPage, OperationPageResult } from '../workflows/activity-contracts';
 import { resolveReviewItem } from './review-actions';
 
@@ -36,6 +39,9 @@ export interface OperationActivityDeps {
   concurrency?: number;
 }
 
+/** A member's outcome, and the audit lines its run handed back for the operation to write. */
+type Applied = Omit<MemberResult, 'memberId'> & { audit?: AuditEntry[] };
+
 /** How often a member that cannot be reached is tried within one page before it counts FAILED. */
 const ATTEMPTS = 3;
 
@@ -43,10 +49,7 @@ export const createOperationActivities = (deps: OperationActivityDeps): Operatio
   const { db, temporal } = deps;
 
   /** What the action does to one member; throws only for what another attempt may cure. */
-  const applyTo = async (
-    op: OperationRow,
-    m: { memberId: string; workflowId: string },
-  ): Promise<Omit<MemberResult, 'memberId'>> => {
+  const applyTo = async (op: OperationRow, m: { memberId: string; workflowId: string }): Promise<Applied> => {
     const handle: WorkflowHandle = temporal.workflow.getHandle(m.workflowId);
     const updateId = operationUpdateId(op.id, m.memberId);
     const common = {
@@ -57,8 +60,7 @@ export const createOperationActivities = (deps: OperationActivityDeps): Operatio
     try {
       switch (op.action) {
         case 'EXTEND_SCHEDULE':
-          await handle.executeUpdate(changeScheduleUpdate, { args: [{ ...op.args, ...common }], updateId });
-          return { outcome: 'CHANGED' };
+          return await extend(handle, { ...op.args, ...common }, updateId);
         case 'CANCEL':
           await handle.executeUpdate(cancelUpdate, { args: [common], updateId });
           return { outcome: 'CHANGED' };
@@ -74,6 +76,28 @@ export const createOperationActivities = (deps: OperationActivityDeps): Operatio
         return { outcome: 'REFUSED', detail: type ?? 'ALREADY_DECIDED' };
       }
       throw err;
+    }
+  };
+
+  /**
+   * The change on behalf of the operation: one workflow task per member, the lines it hands back written with the
+   * member's outcome (flush, below). A worker on code from before that update gets the one that writes itself.
+   */
+  const extend = async (
+    handle: WorkflowHandle,
+    req: ScheduleChangeRequest & { operationId: string },
+    updateId: string,
+  ): Promise<Applied> => {
+    try {
+      const { audit } = await handle.executeUpdate(changeScheduleForOperationUpdate, { args: [req], updateId });
+      return { outcome: 'CHANGED', ...(audit.length > 0 ? { audit } : {}) };
+    } catch (err) {
+      const unknown =
+        err instanceof WorkflowUpdateFailedError &&
+        /no registered handler for update/i.test(String(err.cause?.message));
+      if (!unknown) throw err;
+      await handle.executeUpdate(changeScheduleUpdate, { args: [req], updateId });
+      return { outcome: 'CHANGED' };
     }
   };
 
@@ -107,6 +131,7 @@ export const createOperationActivities = (deps: OperationActivityDeps): Operatio
       const todo = await pendingMembers(db, operationId, after, limit);
       if (todo.length === 0) return { processed: 0, done: true };
       const context = Context.current();
+      const lines: SubjectLines[] = [];
       const results: MemberResult[] = [];
       let next = 0;
       const lane = async () => {
@@ -114,7 +139,9 @@ export const createOperationActivities = (deps: OperationActivityDeps): Operatio
           const m = todo[i];
           for (let attempt = 1; ; attempt++) {
             try {
-              results.push({ memberId: m.memberId, ...(await applyTo(op, m)) });
+              const { audit, ...outcome } = await applyTo(op, m);
+              results.push({ memberId: m.memberId, ...outcome });
+              if (audit) lines.push({ subject: { ...m, campaignId: op.campaignId }, entries: audit });
               break;
             } catch (err) {
               if (attempt >= ATTEMPTS) {
@@ -126,11 +153,18 @@ export const createOperationActivities = (deps: OperationActivityDeps): Operatio
           }
         }
       };
-      // Outcomes are checkpointed as they come (every second): a worker that dies mid-page loses at most a second's.
+      // Outcomes are checkpointed as they come (every second), with the lines the runs handed back: a worker that dies
+      // mid-page loses at most a second's, which the members answer again (the same update id) when the page is retried.
       let flushing = Promise.resolve();
       const flush = () => {
         const batch = results.splice(0);
-        flushing = flushing.then(() => recordMemberOutcomes(db, operationId, batch));
+        const written = lines.splice(0);
+        flushing = flushing.then(() =>
+          inTransaction(db, async (tx) => {
+            await appendAuditLines(tx, written);
+            await recordMemberOutcomes(tx, operationId, batch);
+          }),
+        );
         return flushing;
       };
       const beat = setInterval(() => {

@@ -13,13 +13,30 @@ export interface AuditSubject {
 }
 
 export async function appendAudit(db: Queryable, subject: AuditSubject, entries: AuditEntry[]): Promise<void> {
-  if (entries.length === 0) return;
+  await appendAuditLines(db, [{ subject, entries }]);
+}
+
+export interface SubjectLines {
+  subject: AuditSubject;
+  entries: AuditEntry[];
+}
+
+/** Several enrollments' lines in one statement, each enrollment's in the order given (the chain places them so). */
+export async function appendAuditLines(db: Queryable, lines: readonly SubjectLines[]): Promise<void> {
+  const rows = lines.flatMap(({ subject: { workflowId, campaignId, memberId }, entries }) =>
+    entries.map((entry) => ({ workflowId, campaignId, memberId, ...entry })),
+  );
+  if (rows.length === 0) return;
   await db.query(
     `INSERT INTO audit_events (workflow_id, campaign_id, member_id, event_key, type, source, payload, occurred_at)
-     SELECT $1, $2, $3, a.key, a.type, a.source, a.payload, a."occurredAt"
-     FROM jsonb_to_recordset($4::jsonb) AS a(key text, type text, source text, payload jsonb, "occurredAt" timestamptz)
+     SELECT a."workflowId", a."campaignId", a."memberId", a.key, a.type, a.source, a.payload, a."occurredAt"
+     FROM ROWS FROM (
+       jsonb_to_recordset($1::jsonb) AS ("workflowId" text, "campaignId" text, "memberId" text, key text, type text,
+                                         source text, payload jsonb, "occurredAt" timestamptz)
+     ) WITH ORDINALITY AS a("workflowId", "campaignId", "memberId", key, type, source, payload, "occurredAt", n)
+     ORDER BY a.n
      ON CONFLICT (workflow_id, event_key) DO NOTHING`,
-    [subject.workflowId, subject.campaignId, subject.memberId, JSON.stringify(entries)],
+    [JSON.stringify(rows)],
   );
 }
 

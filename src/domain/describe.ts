@@ -4,7 +4,9 @@
  */
 import type { Verdict } from './evaluation';
 import type { Totals } from './evaluation';
-import type { ActivationState } from './model';
+import type { NewsOutcome } from './enrollment';
+import type { ActivationState, TransactionEvent } from './model';
+import type { ScheduleChange } from './schedule';
 import type { EnrollmentSchedule } from './terms';
 
 /**
@@ -49,4 +51,62 @@ export function currentDetails(
   if (verdict) lines.push(`verdict ${verdict.outcome} at ${verdict.decidedAt}: ${verdict.reason}`);
   else lines.push(`window ends ${schedule.windowEndsAt}; evaluates at ${schedule.evaluatesAt}`);
   return lines.join('\n');
+}
+
+/** A summary is one line the Web UI shows beside an event: this long at most. */
+export const SUMMARY_MAX = 240;
+
+/** One line (a summary is single-line markdown), at most SUMMARY_MAX long. */
+const clip = (text: string): string => {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length <= SUMMARY_MAX ? line : `${line.slice(0, SUMMARY_MAX - 1)}…`;
+};
+
+const NEWS_OUTCOME: Record<NewsOutcome, string> = {
+  APPLIED: 'applied',
+  DUPLICATE: 'a duplicate, changed nothing',
+  CONFLICT: 'conflicts with the record heard first, rejected',
+  LATE: 'after the verdict, kept for review',
+};
+
+/** What a piece of news carried and what it did, e.g. `load AUD 600.00 by DEBIT_CARD (TX-1, real time): applied`. */
+export function describeNews(ev: TransactionEvent, outcome: NewsOutcome): string {
+  // A signal's payload is whatever was sent: never let describing it fail the workflow task.
+  const e: Partial<TransactionEvent> = typeof ev === 'object' && ev !== null ? ev : {};
+  const what = e.kind === 'LOAD' ? 'load' : e.kind === 'WITHDRAWAL' ? 'withdrawal' : 'transaction';
+  const amount =
+    typeof e.amountCents === 'number' && Number.isFinite(e.amountCents) ? aud(e.amountCents) : '(no amount)';
+  const how = e.source === 'SETTLEMENT' ? `settlement${e.status ? ` ${String(e.status)}` : ''}` : 'real time';
+  return clip(
+    `${what} ${amount} by ${String(e.channel)} (${String(e.transactionId)}, ${how}): ${NEWS_OUTCOME[outcome]}`,
+  );
+}
+
+/** An operator's change, e.g. `deadlines moved by ops-carol (operation op-1): verdict 2027-01-03T… → 2027-01-04T…`. */
+export function describeScheduleChange(c: ScheduleChange): string {
+  const who = `${c.requestedBy ?? 'an operator'}${c.operationId ? ` (operation ${c.operationId})` : ''}`;
+  const moved = [
+    c.windowEndsAt.from !== c.windowEndsAt.to ? `window end ${c.windowEndsAt.from} → ${c.windowEndsAt.to}` : '',
+    `verdict ${c.evaluatesAt.from} → ${c.evaluatesAt.to}`,
+  ].filter(Boolean);
+  return `deadlines moved by ${who}: ${moved.join(', ')}`;
+}
+
+/**
+ * The summary of one record of the member's progress, named for what it carries: the news heard since the last
+ * record (the signal or update just before it in the timeline says only its name), then where the member stands.
+ */
+export function recordSummary(
+  heard: readonly string[],
+  state: ActivationState,
+  countedCents: number,
+  targetCents: number,
+): string {
+  const news =
+    heard.length === 0
+      ? ''
+      : heard.length === 1
+        ? `${heard[0]}; `
+        : `${heard[heard.length - 1]} (and ${heard.length - 1} before it); `;
+  return clip(`Record ${news}now ${state}, counted ${aud(countedCents)} of ${aud(targetCents)}`);
 }

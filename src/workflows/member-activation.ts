@@ -20,7 +20,7 @@ import {
   apply,
   cancel,
   cancelRefusal,
-  changeSchedule,
+  changeSchedule as moveDeadlines,
   enroll,
   evaluate,
   rewardOutcome,
@@ -32,10 +32,11 @@ import {
   type Step,
 } from '../domain/enrollment';
 import { ErrorType } from '../domain/errors';
+import { describeNews, describeScheduleChange } from '../domain/describe';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
-import { appliedBefore, scheduleChangeProblem } from '../domain/schedule';
+import { appliedBefore, scheduleChangeProblem, type ScheduleChangeRequest } from '../domain/schedule';
 import { memberView, type MemberView } from '../domain/view';
 import { deadlineWaiter } from './deadlines';
 import { enrolledNotification } from './enrolled';
@@ -103,10 +104,24 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     view,
   });
 
+  const changeSchedule = (req: ScheduleChangeRequest): MemberView => {
+    // Code without the patch (runs replayed by older workers) refuses, as that code had no such update.
+    if (!patched(PATCHES.movingDeadlines)) {
+      throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: 'not supported' });
+    }
+    if (!appliedBefore(s.scheduleChanges, req.operationId)) {
+      carryOut(moveDeadlines(terms, enrollment(), req, nowIso()));
+      recording.note(describeScheduleChange(s.scheduleChanges!.at(-1)!));
+    }
+    return view();
+  };
+
   const accept = (ev: TransactionEvent): TransactionOutcome => {
     // For the read model's freshness figure (activation_read_model_lag_seconds): when our edge heard it.
     if (typeof ev?.receivedAt === 'string') (s.heard ??= []).push(ev.receivedAt);
-    return carryOut(apply(terms, enrollment(), ev, nowIso()));
+    const outcome = carryOut(apply(terms, enrollment(), ev, nowIso()));
+    recording.note(describeNews(ev, outcome));
+    return outcome;
   };
 
   registerHandlers({
@@ -116,18 +131,12 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     cancelRefusal: () => cancelRefusal(enrollment()),
     cancel: (req) => {
       carryOut(cancel(terms, enrollment(), req, nowIso()));
+      recording.note(`opt-out${req.requestedBy ? ` by ${req.requestedBy}` : ''}${req.reason ? `: ${req.reason}` : ''}`);
       return view();
     },
     scheduleProblem: (req) => scheduleChangeProblem(s, schedule, current(), req, nowIso()),
-    changeSchedule: (req) => {
-      // Code without the patch (runs replayed by older workers) refuses, as that code had no such update.
-      if (!patched(PATCHES.movingDeadlines)) {
-        throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: 'not supported' });
-      }
-      if (!appliedBefore(s.scheduleChanges, req.operationId))
-        carryOut(changeSchedule(terms, enrollment(), req, nowIso()));
-      return view();
-    },
+    changeSchedule,
+    changeScheduleForOperation: (req) => ({ view: changeSchedule(req), audit: recording.handOver(req.operationId) }),
     view,
     explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges),
   });

@@ -15,11 +15,13 @@ import {
   applyTransactionUpdate,
   applyTransactionsUpdate,
   cancelUpdate,
+  changeScheduleForOperationUpdate,
   changeScheduleUpdate,
   explanationQuery,
   MAX_EVENTS_PER_UPDATE,
   memberViewQuery,
   transactionSignal,
+  type OperationChangeAnswer,
   type TransactionOutcome,
 } from './messages';
 import { ANSWERS_KEPT, type CarriedState } from './member-state';
@@ -34,6 +36,8 @@ export interface MemberHandlers {
   /** Why the request is no schedule change (a 400), or why the enrollment refuses it now (a 409), or undefined. */
   scheduleProblem(req: ScheduleChangeRequest): { invalid: string } | ScheduleRefusal | undefined;
   changeSchedule(req: ScheduleChangeRequest): MemberView;
+  /** The same on behalf of a bulk operation: the view, and the lines for the operation to write. */
+  changeScheduleForOperation(req: ScheduleChangeRequest & { operationId: string }): OperationChangeAnswer;
   view(): MemberView;
   explanation(): Explanation;
 }
@@ -83,16 +87,30 @@ export function registerHandlers(h: MemberHandlers): void {
       }
     },
   });
-  setHandler(changeScheduleUpdate, (req) => h.changeSchedule(req), {
-    validator: (req) => {
-      const problem = h.scheduleProblem(req);
-      if (!problem) return;
-      if ('invalid' in problem) {
-        throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: problem.invalid });
-      }
-      throw ApplicationFailure.create({ type: problem.code, message: problem.message, details: [problem.state] });
+  const validateScheduleChange = (req: ScheduleChangeRequest): void => {
+    const problem = h.scheduleProblem(req);
+    if (!problem) return;
+    if ('invalid' in problem) {
+      throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: problem.invalid });
+    }
+    throw ApplicationFailure.create({ type: problem.code, message: problem.message, details: [problem.state] });
+  };
+  setHandler(changeScheduleUpdate, (req) => h.changeSchedule(req), { validator: validateScheduleChange });
+  setHandler(
+    changeScheduleForOperationUpdate,
+    (req) => h.changeScheduleForOperation(req as ScheduleChangeRequest & { operationId: string }),
+    {
+      validator: (req) => {
+        if (typeof req?.operationId !== 'string' || req.operationId === '') {
+          throw ApplicationFailure.create({
+            type: ErrorType.INVALID_SCHEDULE_CHANGE,
+            message: 'a bulk operation names itself (operationId)',
+          });
+        }
+        validateScheduleChange(req);
+      },
     },
-  });
+  );
   setHandler(memberViewQuery, h.view);
   setHandler(explanationQuery, h.explanation);
 }

@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MemberActivities as Activities } from './activity-contracts';
-import { currentDetails } from '../domain/describe';
+import { currentDetails, recordSummary } from '../domain/describe';
 import type { AuditLine, NotificationLine } from '../domain/enrollment';
 import { totals } from '../domain/evaluation';
 import { hasVerdict, type NotificationType } from '../domain/model';
@@ -25,19 +25,25 @@ import { enrolledAudit, enrolledNotification } from './enrolled';
 import type { CarriedState } from './member-state';
 import { ActivationStateKey, CountedCentsKey, EvaluatesAtKey } from './search-attributes';
 
-const { recordProgress } = proxyActivities<Activities>({
-  summary: 'Record progress in PostgreSQL: audit lines, member view, ledger',
-  startToCloseTimeout: '30s',
-  // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
-});
-
-const { recordProgress: recordProgressLocally } = proxyLocalActivities<Activities>({
-  summary: 'Record progress in PostgreSQL: audit lines, member view, ledger, notifications',
-  startToCloseTimeout: '30s',
-  // As above: for as long as PostgreSQL is away (after a minute of local retries, the worker backs off on timers).
-  retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
-});
+/**
+ * A record's activity, its summary naming what it carries (the Web UI shows it in the timeline, right after the
+ * signal or update that brought the news, which can carry no summary of its own). A summary is no command's
+ * content: replay does not compare it, so runs recorded with the fixed summaries of before replay unchanged.
+ */
+const recordProgressWith = (durable: boolean, summary: string) =>
+  durable
+    ? proxyActivities<Activities>({
+        summary,
+        startToCloseTimeout: '30s',
+        // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
+        retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+      }).recordProgress
+    : proxyLocalActivities<Activities>({
+        summary,
+        startToCloseTimeout: '30s',
+        // As above: for as long as PostgreSQL is away (after a minute of local retries, the worker backs off on timers).
+        retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+      }).recordProgress;
 
 const { notify } = proxyActivities<Activities>({
   summary: 'Notify the member (recorded, then pushed; best effort)',
@@ -71,6 +77,8 @@ export interface Recording {
   audit(line: AuditLine): void;
   /** Queues a notification, once per id ever. */
   notify(n: NotificationLine): void;
+  /** What a message brought, in words, for the next record's summary (describe.ts). */
+  note(text: string): void;
   /** The state or the count may have changed: refresh the search attributes and the details the Web UI shows. */
   publish(): void;
   /** Starts the background coroutines (after the handlers are set, so that the order of commands stays as it was). */
@@ -81,6 +89,8 @@ export interface Recording {
   quiet(): boolean;
   /** Writes nothing more (a continue-as-new carries the rest). */
   stop(): void;
+  /** The lines a bulk operation writes for its change (see `handOver` below), or none. */
+  handOver(operationId: string): AuditEntry[];
 }
 
 export function createRecording(o: RecordingOptions): Recording {
@@ -127,6 +137,9 @@ export function createRecording(o: RecordingOptions): Recording {
     s.notifyQueue.push({ id, type, workflowId, memberId, campaignId: campaign.campaignId, occurredAt: nowIso(), data });
   };
 
+  /** What the messages since the last record brought (not carried: a replay or a new run hears them again). */
+  const notes: string[] = [];
+
   let stopping = false;
   let recording = false;
   let notifying = 0;
@@ -142,12 +155,36 @@ export function createRecording(o: RecordingOptions): Recording {
    * outbox for the next durable record: the next notification (enrolled, goal achieved, a delayed load settled), the
    * verdict, an operator's change, or AUDIT_BATCH of them. They are all written before the run ends.
    */
-  /** An operator's change (a moved deadline) is in the audit trail at once, not with the next record. */
-  const byOperator = (a: AuditEntry): boolean => a.source === 'OPERATOR';
+  /**
+   * An operator's change (a moved deadline) is in the audit trail at once, not with the next record: written by this
+   * run, or by the bulk operation it was handed over to (see `handOver`).
+   */
+  const byOperator = (a: AuditEntry): boolean => a.source === 'OPERATOR' && !(s.handedOver ?? []).includes(a.key);
   const durableRecordDue = (): boolean =>
     s.notifyQueue.length > 0 ||
     s.outbox.length >= AUDIT_BATCH ||
     (s.outbox.length > 0 && (hasVerdict(s.state) || s.outbox.some(byOperator)));
+
+  /**
+   * The unwritten lines through the operation's SCHEDULE_CHANGED line, for the operation to write: they are the trail's
+   * next lines in order, whoever writes them first (a line's key is unique per enrollment; the other write adds
+   * nothing). The trail's first line is there: the operation selected the member by its enrollment row, which is
+   * written with the ENROLLED line (by the API, or by this run's first record), so an unconfirmed row is no reason
+   * to wait. None when the line is written already, or when a line opens a review item (written with its line): then
+   * this run writes them at once as ever.
+   */
+  const handOver = (operationId: string): AuditEntry[] => {
+    const at = s.outbox.findIndex(
+      (a) => a.type === 'SCHEDULE_CHANGED' && (a.payload as { operationId?: unknown }).operationId === operationId,
+    );
+    if (at < 0 || !lean) return [];
+    const lines = s.outbox.slice(0, at + 1);
+    const keys = new Set(lines.map((a) => a.key));
+    if ((s.reviews ?? []).some((r) => keys.has(r.causeKey))) return [];
+    const key = lines[at].key;
+    if (!(s.handedOver ??= []).includes(key)) s.handedOver.push(key);
+    return lines;
+  };
 
   // History events since the last record of this run: with `heard`, the cost of news in events.
   let historyAtLastRecord = 0;
@@ -162,12 +199,21 @@ export function createRecording(o: RecordingOptions): Recording {
       const notified = lean && durable ? s.notifyQueue.length : 0;
       const changed = s.changed.splice(0);
       const heard = (s.heard ??= []).splice(0);
+      const summary = recordSummary(
+        notes.splice(0),
+        s.state,
+        totals(s.ledger, current()).countedCents,
+        campaign.targetCents,
+      );
       const auditedKeys = new Set(s.outbox.slice(0, audited).map((a) => a.key));
       const reviewed = (s.reviews ?? []).filter((r) => auditedKeys.has(r.causeKey));
       const historyLength = workflowInfo().historyLength;
       s.viewDirty = false;
       try {
-        await (durable ? recordProgress : recordProgressLocally)({
+        await recordProgressWith(
+          durable,
+          summary,
+        )({
           workflowId,
           campaignId: campaign.campaignId,
           memberId,
@@ -189,6 +235,7 @@ export function createRecording(o: RecordingOptions): Recording {
             : {}),
         });
         s.outbox.splice(0, audited);
+        if (s.handedOver) s.handedOver = s.handedOver.filter((key) => !auditedKeys.has(key));
         if (reviewed.length > 0) s.reviews = s.reviews!.filter((r) => !auditedKeys.has(r.causeKey));
         s.notifyQueue.splice(0, notified);
         s.rowUnconfirmed = undefined;
@@ -256,6 +303,9 @@ export function createRecording(o: RecordingOptions): Recording {
   return {
     audit: (line) => audit(line.type, line.source, line.payload, line.review),
     notify: (n) => queueNotification(n.type, n.suffix, n.data),
+    note: (text) => {
+      notes.push(text);
+    },
     publish: publishSearchAttributes,
     start() {
       void recorder();
@@ -267,5 +317,6 @@ export function createRecording(o: RecordingOptions): Recording {
     stop() {
       stopping = true;
     },
+    handOver,
   };
 }

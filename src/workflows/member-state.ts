@@ -95,6 +95,11 @@ export interface CarriedState {
   rowUnconfirmed?: boolean;
   /** `receivedAt` of the news heard since the last record: the recorder's freshness and cost figures. */
   heard?: string[];
+  /**
+   * Keys of operators' lines still in the outbox that a bulk operation writes (changeScheduleForOperation): they do not
+   * call for a durable record at once. Absent in older runs.
+   */
+  handedOver?: string[];
   /** Review items the rules opened with audit lines still in the outbox (absent in older runs). */
   reviews?: ReviewItem[];
   /** The deadlines as moved by operators, and every change (absent: never moved; see EnrollmentState). */

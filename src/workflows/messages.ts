@@ -6,6 +6,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CancelRequest, NewsOutcome } from '../domain/enrollment';
 import type { Explanation } from '../domain/evaluation';
 import type { TransactionEvent } from '../domain/model';
+import type { AuditEntry } from '../domain/records';
 import type { ScheduleChangeRequest } from '../domain/schedule';
 import type { MemberView } from '../domain/view';
 
@@ -40,6 +41,25 @@ export type { ScheduleChangeRequest };
  * no longer move), EXTENSION_LIMIT, INVALID_SCHEDULE_CHANGE.
  */
 export const changeScheduleUpdate = defineUpdate<MemberView, [ScheduleChangeRequest]>('changeSchedule');
+
+/**
+ * What a bulk operation's change answers: the member view, and the audit lines for the operation to write (the run's
+ * unwritten lines through the SCHEDULE_CHANGED line, in order), or none when the run writes them itself at once.
+ */
+export interface OperationChangeAnswer {
+  view: MemberView;
+  audit: AuditEntry[];
+}
+
+/**
+ * The same change on behalf of a bulk operation (`operationId` required): the run does not write the operator's line
+ * itself at once (a durable activity and a second workflow task per member) but hands the lines to the operation,
+ * which writes them with the member's outcome. The answer is given only once the run has committed it, so the lines
+ * are never speculative; the run keeps them until its own next record, which adds nothing if they are there.
+ */
+export const changeScheduleForOperationUpdate = defineUpdate<OperationChangeAnswer, [ScheduleChangeRequest]>(
+  'changeScheduleForOperation',
+);
 
 export const memberViewQuery = defineQuery<MemberView>('memberView');
 export const explanationQuery = defineQuery<Explanation>('explanation');

@@ -4,6 +4,7 @@
  * selected member is changed exactly once, the ones that refuse are counted with the reason, and each change is in
  * the member's audit trail with the operation id. The workers are the production entry point, as processes.
  */
+import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { captureHistories } from '../support/histories';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
@@ -144,4 +145,23 @@ it('extends a couple of thousand members once each, across a worker killed mid-w
     [C, operationId],
   );
   expect(audited[0]).toEqual({ n: MEMBERS - CANCELLED, members: MEMBERS - CANCELLED });
+
+  // One workflow task per member: the runs handed their lines to the operation (written above) instead of each
+  // scheduling a durable record of its own. Members enrolled through the API have nothing else to write yet.
+  const connection = await Connection.connect({ address: stack.temporalAddress });
+  try {
+    const temporal = new Client({ connection });
+    for (const memberId of [ids[CANCELLED], ids[MEMBERS / 2], ids[MEMBERS - 1]]) {
+      const { events } = await temporal.workflow.getHandle(`activation:${C}:${memberId}`).fetchHistory();
+      const types = (events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name)
+        .filter(Boolean);
+      expect({ memberId, durableRecords: types.filter((t) => t === 'recordProgress').length }).toEqual({
+        memberId,
+        durableRecords: 0,
+      });
+    }
+  } finally {
+    await connection.close();
+  }
 }, 800_000);

@@ -8,18 +8,19 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/cl
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { auditTrail } from '../../src/db/audit';
+import { proveTrail } from '../../src/api/proofs';
+import { appendAuditLines, auditTrail, trailsOf } from '../../src/db/audit';
 import { getEnrollment } from '../../src/db/enrollments';
 import { ErrorType } from '../../src/domain/errors';
 import type { ScheduleChangeRequest } from '../../src/domain/schedule';
 import { scheduleFor } from '../../src/domain/terms';
 import type { memberActivation } from '../../src/workflows/member-activation';
 import { PATCHES, type ActivationInput } from '../../src/workflows/member-state';
-import { changeScheduleUpdate, explanationQuery } from '../../src/workflows/messages';
+import { changeScheduleForOperationUpdate, changeScheduleUpdate, explanationQuery } from '../../src/workflows/messages';
 import { bundleMemberWorkflow } from '../replay/derived-workflows';
 import { describeRun, saveHistory } from '../support/histories';
 import { createTimeSkippingEnv, workflowBundle } from '../support/temporal';
-import { DAY, HOUR, TERMS, createBench, type Bench, type Member } from './harness';
+import { DAY, HOUR, TERMS, createBench, eventually, type Bench, type Member } from './harness';
 
 let bench: Bench;
 beforeAll(async () => {
@@ -137,6 +138,81 @@ it('moves only forward and only before the deadline it moves; a refusal changes 
     // The verdict came at the moved evaluatesAt, not the campaign's.
     expect(Date.parse(verdict.occurredAt)).toBeGreaterThanOrEqual(Date.parse(graced.evaluatesAt));
     await saveHistory('patched', `${PATCHES.movingDeadlines}-grace`, m.handle);
+  }));
+
+it("a bulk operation's change costs one task: the run hands its lines to the operation, which writes them once", () =>
+  bench.withWorker(async () => {
+    const m = await bench.enroll('M-handover');
+    const { workflowId } = m.handle;
+    const durableRecords = async () =>
+      ((await m.handle.fetchHistory()).events ?? []).filter(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'recordProgress',
+      ).length;
+    await m.send({ amountCents: 10_000 });
+    await eventually(
+      async () => (await getEnrollment(bench.db, TERMS.campaignId, m.memberId))?.countedCents === 10_000,
+    );
+    const before = await durableRecords();
+
+    const req = { extendGraceBy: 'P1D', reason: 'bank file late', requestedBy: 'ops-carol', operationId: 'op-h' };
+    const updateId = 'op-h:M-handover';
+    const first = await m.handle.executeUpdate(changeScheduleForOperationUpdate, { args: [req], updateId });
+    expect(first.view.evaluatesAt).toBe(new Date(Date.parse(m.input.schedule.evaluatesAt) + DAY).toISOString());
+    // The run's unwritten lines through the change, in order: the load heard before it and what it did, the change.
+    expect(first.audit.map((a) => a.type)).toEqual(['TRANSACTION_RECEIVED', 'TRANSITION', 'SCHEDULE_CHANGED']);
+    expect(first.audit[2].payload).toMatchObject({ operationId: 'op-h', requestedBy: 'ops-carol' });
+    // The view is written at once (the fast record), the lines are not: no durable record, no second task for them.
+    await eventually(
+      async () => (await getEnrollment(bench.db, TERMS.campaignId, m.memberId))?.evaluatesAt === first.view.evaluatesAt,
+    );
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(await durableRecords()).toBe(before);
+    expect((await auditTrail(bench.db, workflowId)).map((a) => a.type)).not.toContain('SCHEDULE_CHANGED');
+
+    // The Web UI's timeline: each record is named for the news it carries (the signal and the update say only
+    // their names), the fast records here being local activities' markers.
+    const markers = ((await m.handle.fetchHistory()).events ?? [])
+      .filter((e) => e.markerRecordedEventAttributes && summaryOf(e) !== undefined) // not the patches' markers
+      .map((e) => summaryOf(e));
+    expect(markers).toEqual([
+      expect.stringMatching(
+        /^Record load AUD 100\.00 by DEBIT_CARD \(TX-M-handover-\d+, real time\): applied; now ACTIVE/,
+      ),
+      expect.stringMatching(/^Record deadlines moved by ops-carol \(operation op-h\): verdict .* → .*; now ACTIVE/),
+    ]);
+
+    // The operation writes them (with the member's outcome).
+    const subject = { workflowId, campaignId: TERMS.campaignId, memberId: m.memberId };
+    await appendAuditLines(bench.db, [{ subject, entries: first.audit }]);
+    // A retried page sends the same update again: the same answer, nothing changed twice; under another update id
+    // (a repeat the server does not know) the operation's change is not applied again, and the same lines come back.
+    expect(await m.handle.executeUpdate(changeScheduleForOperationUpdate, { args: [req], updateId })).toEqual(first);
+    const other = await m.handle.executeUpdate(changeScheduleForOperationUpdate, {
+      args: [req],
+      updateId: `${updateId}:again`,
+    });
+    expect(other.audit).toEqual(first.audit);
+    expect(other.view.scheduleChanges).toHaveLength(1);
+    await appendAuditLines(bench.db, [{ subject, entries: other.audit }]);
+    // A change without its operation is not one.
+    expect(
+      await refusal(m.handle.executeUpdate(changeScheduleForOperationUpdate, { args: [{ ...req, operationId: '' }] })),
+    ).toBe(ErrorType.INVALID_SCHEDULE_CHANGE);
+
+    // At the verdict the run writes its lines as ever; the ones already there are not written twice, and the trail
+    // proves the verdict.
+    expect(await m.handle.result()).toMatchObject({ state: 'NOT_ELIGIBLE' });
+    const trail = await auditTrail(bench.db, workflowId);
+    expect(trail.filter((a) => a.type === 'SCHEDULE_CHANGED')).toHaveLength(1);
+    expect(trail.filter((a) => a.type === 'TRANSACTION_RECEIVED')).toHaveLength(1);
+    const e = (await getEnrollment(bench.db, TERMS.campaignId, m.memberId))!;
+    expect(e.evaluatesAt).toBe(first.view.evaluatesAt);
+    const proof = proveTrail(e, (await trailsOf(bench.db, [workflowId])).get(workflowId) ?? []);
+    expect({ verified: proof.verified, chain: proof.chain.intact, replay: proof.replay.agrees }).toEqual({
+      verified: true,
+      chain: true,
+      replay: true,
+    });
   }));
 
 it('a verdict is final: a decided run has ended, and takes no change', () =>
