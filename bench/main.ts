@@ -36,7 +36,10 @@ Options:
   --against COMMIT  also measure COMMIT (checked out into a temporary worktree) in the same run
   --note TEXT       free text for the notes column
   --out DIR         write results to DIR instead of bench/results
-  -h, --help        this text`;
+  -h, --help        this text
+
+Environment:
+  BENCH_HEAP_MB=N   cap the old-space heap of the processes measured (the product, the CLI) at N MB`;
 
 interface Run {
   quick: boolean;

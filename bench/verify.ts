@@ -25,7 +25,7 @@ import { activationWorkflowId } from '../src/domain/ids';
 import { hasVerdict, type TransactionEvent } from '../src/domain/model';
 import type { AuditEntry } from '../src/domain/records';
 import { scheduleFor, type CampaignTerms } from '../src/domain/terms';
-import { mb, perSecond, rng, say } from './lib/common';
+import { mb, measuredNodeArgs, perSecond, rng, say } from './lib/common';
 import { api, startProduct, type CodeTree, type Product } from './lib/product';
 
 export interface VerifyOptions {
@@ -196,7 +196,15 @@ function runVerify(
     const t0 = Date.now();
     const child = spawn(
       process.execPath,
-      [path.join(tree.root, 'dist', 'src', 'cli', 'main.js'), '--json', 'verify', CAMPAIGN, '--api', product.apiUrl],
+      [
+        ...measuredNodeArgs(),
+        path.join(tree.root, 'dist', 'src', 'cli', 'main.js'),
+        '--json',
+        'verify',
+        CAMPAIGN,
+        '--api',
+        product.apiUrl,
+      ],
       { cwd: tree.root, stdio: ['ignore', 'pipe', 'ignore'] },
     );
     let stdout = '';

@@ -15,6 +15,13 @@ export const seconds = (ms: number): number => Math.round(ms) / 1000;
 export const perSecond = (n: number, ms: number): number => (ms > 0 ? Math.round((n * 10_000) / ms) / 10 : 0);
 export const mb = (bytes: number): number => Math.round(bytes / 104_857.6) / 10;
 
+/**
+ * Node flags for the processes a benchmark measures (the product, the CLI), not for itself or the compiler:
+ * BENCH_HEAP_MB caps their old-space heap, to show what memory they need rather than what V8 takes when it may.
+ */
+export const measuredNodeArgs = (): string[] =>
+  process.env.BENCH_HEAP_MB ? [`--max-old-space-size=${Number(process.env.BENCH_HEAP_MB)}`] : [];
+
 /** Deterministic pseudo-random numbers (mulberry32), so that a run with the same options makes the same file. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;

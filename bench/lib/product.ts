@@ -11,7 +11,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { freeStackPorts, repoRoot } from '../../src/dev/tools';
-import { delay, say } from './common';
+import { delay, measuredNodeArgs, say } from './common';
 
 /** A tree of the product's code, compiled: this one, or a commit's in a worktree (removed by `dispose`). */
 export interface CodeTree {
@@ -103,7 +103,11 @@ export async function startProduct(tree: CodeTree, opts: ProductOptions = {}): P
   }
   const entry = path.join(tree.root, 'dist', 'src', 'dev', 'start.js');
   if (!existsSync(entry)) throw new Error(`${entry} is missing: compile the tree first`);
-  const child = spawn(process.execPath, [entry], { cwd: tree.root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...measuredNodeArgs(), entry], {
+    cwd: tree.root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const keep = (chunk: Buffer) => {
     out = (out + chunk.toString('utf8')).slice(-200_000);
