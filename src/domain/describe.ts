@@ -4,7 +4,7 @@
  */
 import type { Verdict } from './evaluation';
 import type { Totals } from './evaluation';
-import type { NewsOutcome } from './enrollment';
+import type { CancelRequest, NewsOutcome } from './enrollment';
 import type { ActivationState, TransactionEvent } from './model';
 import type { ScheduleChange } from './schedule';
 import type { EnrollmentSchedule } from './terms';
@@ -91,6 +91,10 @@ export function describeScheduleChange(c: ScheduleChange): string {
   ].filter(Boolean);
   return `deadlines moved by ${who}: ${moved.join(', ')}`;
 }
+
+/** A member's opt-out, e.g. `opt-out by app-user: moving abroad`. */
+export const describeOptOut = (req: CancelRequest): string =>
+  `opt-out${req.requestedBy ? ` by ${req.requestedBy}` : ''}${req.reason ? `: ${req.reason}` : ''}`;
 
 /**
  * The summary of one record of the member's progress, named for what it carries: the news heard since the last

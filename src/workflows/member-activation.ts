@@ -32,7 +32,7 @@ import {
   type Step,
 } from '../domain/enrollment';
 import { ErrorType } from '../domain/errors';
-import { describeNews, describeScheduleChange } from '../domain/describe';
+import { describeNews, describeOptOut, describeScheduleChange } from '../domain/describe';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
@@ -131,7 +131,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     cancelRefusal: () => cancelRefusal(enrollment()),
     cancel: (req) => {
       carryOut(cancel(terms, enrollment(), req, nowIso()));
-      recording.note(`opt-out${req.requestedBy ? ` by ${req.requestedBy}` : ''}${req.reason ? `: ${req.reason}` : ''}`);
+      recording.note(describeOptOut(req));
       return view();
     },
     scheduleProblem: (req) => scheduleChangeProblem(s, schedule, current(), req, nowIso()),

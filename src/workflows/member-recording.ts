@@ -30,20 +30,18 @@ import { ActivationStateKey, CountedCentsKey, EvaluatesAtKey } from './search-at
  * signal or update that brought the news, which can carry no summary of its own). A summary is no command's
  * content: replay does not compare it, so runs recorded with the fixed summaries of before replay unchanged.
  */
-const recordProgressWith = (durable: boolean, summary: string) =>
-  durable
-    ? proxyActivities<Activities>({
-        summary,
-        startToCloseTimeout: '30s',
-        // The audit trail must not lose a line: retry for as long as PostgreSQL is away.
-        retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
-      }).recordProgress
-    : proxyLocalActivities<Activities>({
-        summary,
-        startToCloseTimeout: '30s',
-        // As above: for as long as PostgreSQL is away (after a minute of local retries, the worker backs off on timers).
-        retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
-      }).recordProgress;
+const recordProgressWith = (durable: boolean, summary: string) => {
+  // The audit trail must not lose a line: retry for as long as PostgreSQL is away (a local activity, after a minute
+  // of local retries, backs off on timers).
+  const options = {
+    summary,
+    startToCloseTimeout: '30s',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
+  } as const;
+  return durable
+    ? proxyActivities<Activities>(options).recordProgress
+    : proxyLocalActivities<Activities>(options).recordProgress;
+};
 
 const { notify } = proxyActivities<Activities>({
   summary: 'Notify the member (recorded, then pushed; best effort)',

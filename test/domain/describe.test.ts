@@ -4,6 +4,7 @@ import {
   aud,
   currentDetails,
   describeNews,
+  describeOptOut,
   describeScheduleChange,
   enrollmentSummary,
   recordSummary,
@@ -95,6 +96,15 @@ describe('the member in words (Web UI)', () => {
     );
     const moved = { ...change, windowEndsAt: { from: schedule.windowEndsAt, to: '2027-01-30T00:00:00.000Z' } };
     expect(describeScheduleChange(moved)).toContain(`window end ${schedule.windowEndsAt} → 2027-01-30T00:00:00.000Z`);
+  });
+
+  it('names an opt-out: who asked and why, when they said', () => {
+    expect(describeOptOut({})).toBe('opt-out');
+    expect(describeOptOut({ requestedBy: 'app-user' })).toBe('opt-out by app-user');
+    expect(describeOptOut({ requestedBy: 'app-user', reason: 'moving abroad' })).toBe(
+      'opt-out by app-user: moving abroad',
+    );
+    expect(describeOptOut({ reason: 'no longer interested' })).toBe('opt-out: no longer interested');
   });
 
   it("a record's summary: the latest news, how many came before it, and where the member stands", () => {
