@@ -7,7 +7,13 @@ import { appendAudit, notificationAudit } from '../db/audit';
 import { recordProgress } from '../db/enrollments';
 import { markNotification, recordNotification } from '../db/notifications';
 import type { Db } from '../db/pool';
-import { claimReward, markRewardAttempt, markRewardFailed, markRewardIssued } from '../db/rewards';
+import {
+  claimReward,
+  HoldoutNeverRewardedError,
+  markRewardAttempt,
+  markRewardFailed,
+  markRewardIssued,
+} from '../db/rewards';
 import { recordRetriedReward } from '../db/reviews';
 import { ErrorType } from '../domain/errors';
 import { rewardRetryDelayMs } from '../domain/reward-policy';
@@ -74,7 +80,18 @@ export const createActivities = (deps: ActivityDeps): MemberActivities => {
           },
         ]);
 
-      const row = await claimReward(deps.db, req);
+      let row;
+      try {
+        row = await claimReward(deps.db, req);
+      } catch (err) {
+        if (!(err instanceof HoldoutNeverRewardedError)) throw err;
+        await auditAttempt('HOLDOUT_REFUSED', { detail: err.message });
+        throw ApplicationFailure.create({
+          type: ErrorType.HOLDOUT_NEVER_REWARDED,
+          message: err.message,
+          nonRetryable: true,
+        });
+      }
       if (row.status === 'ISSUED' && row.creditId && row.issuedAt) {
         await auditAttempt('ALREADY_ISSUED', { creditId: row.creditId });
         return { creditId: row.creditId, issuedAt: row.issuedAt, alreadyIssued: true };

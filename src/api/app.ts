@@ -239,6 +239,8 @@ function memberBody(v: MemberView) {
   return {
     campaignId: v.campaignId,
     memberId: v.memberId,
+    // A view answered by a run on code older than holdouts has no group: its member was treated.
+    group: v.group ?? 'TREATMENT',
     state: v.state,
     enrolledAt: v.enrolledAt,
     windowEndsAt: v.windowEndsAt,

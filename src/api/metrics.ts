@@ -151,6 +151,37 @@ export function registerCampaignGauges(
     if (r.lateSettlements.share !== null) g.set({ campaign: r.campaignId }, r.lateSettlements.share);
   });
   gauge(
+    'activation_rate',
+    'Share of ended enrollments that reached the target in the window, by campaign and group (TREATMENT, HOLDOUT)',
+    (g, r) => {
+      const { treatment, holdout } = r.lift;
+      if (treatment.rate !== null) g.set({ campaign: r.campaignId, group: 'TREATMENT' }, treatment.rate);
+      if (holdout.rate !== null) g.set({ campaign: r.campaignId, group: 'HOLDOUT' }, holdout.rate);
+    },
+    ['campaign', 'group'],
+  );
+  gauge(
+    'activation_lift',
+    "The campaign's lift: treatment's activation rate minus the holdout's, with its 95% interval (bound: estimate, low, high)",
+    (g, r) => {
+      const { difference, confidenceInterval: ci } = r.lift;
+      if (difference === null || ci === null) return;
+      g.set({ campaign: r.campaignId, bound: 'estimate' }, difference);
+      g.set({ campaign: r.campaignId, bound: 'low' }, ci.low);
+      g.set({ campaign: r.campaignId, bound: 'high' }, ci.high);
+    },
+    ['campaign', 'bound'],
+  );
+  gauge(
+    'activation_points_per_incremental_activation',
+    'Points issued per member activated because of the campaign (absent while the lift is not positive)',
+    (g, r) => {
+      if (r.lift.pointsPerIncrementalActivation !== null) {
+        g.set({ campaign: r.campaignId }, r.lift.pointsPerIncrementalActivation);
+      }
+    },
+  );
+  gauge(
     'activation_grace_effectiveness_ratio',
     'Share of in-window delayed loads settled before evaluatesAt',
     (g, r) => {

@@ -4,6 +4,7 @@
  */
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { EXPERIMENT_GROUPS, MAX_HOLDOUT_PERCENT } from '../domain/holdout';
 import { DRY_RUN_SAMPLE, OPERATION_ACTIONS } from '../domain/operations';
 import { extensionProblem, MAX_REASON_LENGTH, MAX_TOTAL_EXTENSION } from '../domain/schedule';
 import { graceProblem, MAX_GRACE, MAX_WINDOW, windowProblem } from '../domain/terms';
@@ -92,6 +93,18 @@ export const CampaignTermsBody = z
     window: Duration('window', windowProblem, 'P30D', `Longer than zero, at most ${MAX_WINDOW}`).default('P30D'),
     grace: Duration('grace', graceProblem, 'PT48H', `Zero to ${MAX_GRACE}`).default('PT48H'),
     currency: z.literal('AUD').default('AUD'),
+    holdoutPercent: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_HOLDOUT_PERCENT)
+      .default(0)
+      .openapi({
+        example: 10,
+        description:
+          'Share of enrollments (whole percent) kept as a holdout: tracked like the others, never rewarded, never ' +
+          "told; assigned by a hash of campaign and member id. The report's lift compares the two groups.",
+      }),
   })
   .openapi('CampaignTerms');
 
@@ -105,6 +118,7 @@ export const CampaignResponse = z
     window: z.string(),
     grace: z.string(),
     currency: z.literal('AUD'),
+    holdoutPercent: z.number().int(),
     createdAt: Timestamp,
     counts: StateCounts.optional(),
   })
@@ -117,10 +131,15 @@ export const EnrollmentBody = z
   })
   .openapi('EnrollmentRequest');
 
+const Group = z
+  .enum(EXPERIMENT_GROUPS)
+  .openapi('ExperimentGroup', { description: 'HOLDOUT: tracked like any other member, never rewarded, never told' });
+
 export const EnrollmentResponse = z
   .object({
     campaignId: CampaignId,
     memberId: MemberId,
+    group: Group,
     workflowId: z.string().openapi({ example: 'activation:cold-activation:M-1001' }),
     state: z.enum(ACTIVATION_STATES),
     enrolledAt: Timestamp,
@@ -157,6 +176,7 @@ const ScheduleChangeResponse = z
 const enrollmentBasics = {
   campaignId: CampaignId,
   memberId: MemberId,
+  group: Group,
   state: z.enum(ACTIVATION_STATES),
   enrolledAt: Timestamp,
   windowEndsAt: Timestamp,
@@ -529,6 +549,36 @@ export const ReviewItem = z
 export const ReviewList = z.object({ items: z.array(ReviewItem) }).openapi('ReviewList');
 
 const Share = z.number().min(0).max(1).nullable();
+const GroupRate = z.object({
+  members: z.number().int().openapi({ description: 'Decided enrollments of the group (a verdict, not cancelled)' }),
+  activated: z.number().int().openapi({ description: 'Of them, those who reached the target in the window' }),
+  rate: Share,
+});
+const LiftResponse = z
+  .object({
+    holdoutPercent: z.number().int(),
+    treatment: GroupRate,
+    holdout: GroupRate,
+    difference: z
+      .number()
+      .nullable()
+      .openapi({ description: "Treatment's activation rate minus the holdout's; null until both groups have members" }),
+    confidenceInterval: z
+      .object({ low: z.number(), high: z.number(), level: z.literal(0.95) })
+      .nullable()
+      .openapi({ description: 'Of the difference: normal approximation, unpooled (Wald)' }),
+    incrementalActivated: z
+      .number()
+      .nullable()
+      .openapi({ description: 'Treated members activated because of the campaign: difference × treated members' }),
+    pointsIssued: z.number().int().openapi({ description: 'Points credited to the treatment group' }),
+    pointsPerIncrementalActivation: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: 'Incremental cost; null when the campaign activated no one more than the holdout' }),
+  })
+  .openapi('Lift');
 export const CampaignReportResponse = z
   .object({
     campaignId: CampaignId,
@@ -556,6 +606,7 @@ export const CampaignReportResponse = z
       settledBeforeEvaluation: z.number().int(),
       share: Share,
     }),
+    lift: LiftResponse,
   })
   .openapi('CampaignReport');
 

@@ -36,13 +36,15 @@ import {
 } from '../db/enrollments';
 import { inTransaction, type Db } from '../db/pool';
 import { enrollmentSummary } from '../domain/describe';
+import type { EnrollmentTerms } from '../domain/enrollment';
 import { explain } from '../domain/evaluation';
+import { assignGroup } from '../domain/holdout';
 import { activationWorkflowId, operationWorkflowId, settlementWorkflowId } from '../domain/ids';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from '../domain/terms';
 import { canonicalTime } from '../domain/time';
 import type { MemberView } from '../domain/view';
-import { enrolledAudit, enrolledNotification } from '../workflows/enrolled';
+import { enrolledAudit, enrolledNotifications } from '../workflows/enrolled';
 import { ErrorType } from '../domain/errors';
 import { cancelUpdate, changeScheduleUpdate, type ScheduleChangeRequest } from '../workflows/messages';
 import type { ActivationInput, memberActivation } from '../workflows/member-activation';
@@ -50,6 +52,7 @@ import {
   ActivationStateKey,
   CampaignIdKey,
   CountedCentsKey,
+  ExperimentGroupKey,
   EvaluatesAtKey,
   MemberIdKey,
 } from '../workflows/search-attributes';
@@ -76,6 +79,7 @@ export interface EnrollResult {
   enrollment: {
     campaignId: string;
     memberId: string;
+    group: Enrollment['group'];
     workflowId: string;
     state: Enrollment['state'];
   } & EnrollmentSchedule;
@@ -109,6 +113,7 @@ export function createService(deps: ServiceDeps) {
   const enrollmentBody = (e: Enrollment): EnrollResult['enrollment'] => ({
     campaignId: e.campaignId,
     memberId: e.memberId,
+    group: e.group,
     workflowId: e.workflowId,
     state: e.state,
     enrolledAt: e.enrolledAt,
@@ -145,11 +150,21 @@ export function createService(deps: ServiceDeps) {
         window: campaign.window,
         grace: campaign.grace,
         currency: campaign.currency,
+        // Only when there is one: the snapshot of a campaign without a holdout stays as it always was.
+        ...(campaign.holdoutPercent ? { holdoutPercent: campaign.holdoutPercent } : {}),
+      };
+      const group = assignGroup(campaignId, memberId, campaign.holdoutPercent);
+      const enrollmentTerms: EnrollmentTerms = {
+        campaign: terms,
+        memberId,
+        schedule,
+        ...(campaign.holdoutPercent ? { group } : {}),
       };
       const input: ActivationInput = {
         campaign: terms,
         memberId,
         schedule,
+        ...(enrollmentTerms.group ? { group: enrollmentTerms.group } : {}),
         rewardRetryForMs: deps.rewardRetryForMs,
         recordedAtEnrollment: true,
         ...(deps.historyEventLimit ? { historyEventLimit: deps.historyEventLimit } : {}),
@@ -161,6 +176,7 @@ export function createService(deps: ServiceDeps) {
         targetCents: campaign.targetCents,
         rewardPoints: campaign.rewardPoints,
         schedule,
+        group,
       };
       // The row first, in a transaction held open across the start: a row that cannot be written starts no
       // workflow, and a twin request waits at its insert until this one has committed, then finds the row.
@@ -168,8 +184,8 @@ export function createService(deps: ServiceDeps) {
         if (!(await insertEnrollment(client, row))) return false;
         // The start's record, in the same transaction as the row: the run has nothing to write before its first news.
         const at = new Date().toISOString();
-        await appendAudit(client, row, [enrolledAudit(terms, schedule, at)]);
-        await insertNotifications(client, [enrolledNotification(workflowId, memberId, terms, schedule, at)]);
+        await appendAudit(client, row, [enrolledAudit(enrollmentTerms, at)]);
+        await insertNotifications(client, enrolledNotifications(workflowId, enrollmentTerms, at));
         try {
           await call(() =>
             temporal.workflow.start<typeof memberActivation>('memberActivation', {
@@ -179,13 +195,21 @@ export function createService(deps: ServiceDeps) {
               workflowIdReusePolicy: 'REJECT_DUPLICATE',
               workflowIdConflictPolicy: 'FAIL',
               memo: { schedule, campaign: terms },
-              staticSummary: enrollmentSummary(memberId, campaignId, terms.targetCents, terms.rewardPoints, schedule),
+              staticSummary: enrollmentSummary(
+                memberId,
+                campaignId,
+                terms.targetCents,
+                terms.rewardPoints,
+                schedule,
+                group,
+              ),
               typedSearchAttributes: [
                 { key: CampaignIdKey, value: campaignId },
                 { key: MemberIdKey, value: memberId },
                 { key: ActivationStateKey, value: 'ENROLLED' },
                 { key: EvaluatesAtKey, value: new Date(schedule.evaluatesAt) },
                 { key: CountedCentsKey, value: 0 },
+                { key: ExperimentGroupKey, value: group },
               ],
             }),
           );
@@ -215,6 +239,7 @@ export function createService(deps: ServiceDeps) {
       return {
         campaignId,
         memberId,
+        group: e.group,
         state: e.state,
         enrolledAt: e.enrolledAt,
         windowEndsAt: e.windowEndsAt,

@@ -155,6 +155,30 @@ export function formatCampaignReport(r: CampaignReport): string {
   const disc = r.settlementDiscrepancies;
   const late = r.lateSettlements;
   const grace = r.graceEffectiveness;
+  const lift = r.lift;
+  const rate = (g: typeof lift.treatment): string =>
+    `${formatShare(g.rate)} (${count(g.activated)} of ${plural(g.members, 'ended enrollment')})`;
+  const points = (p: number): string => `${(p * 100).toFixed(1)} pp`;
+  const liftRows: (readonly [string, string])[] =
+    lift.holdoutPercent === 0
+      ? [['lift', 'no holdout group (holdoutPercent 0): nothing to compare with']]
+      : [
+          [`activation, treated`, rate(lift.treatment)],
+          [`activation, holdout ${lift.holdoutPercent}%`, rate(lift.holdout)],
+          [
+            'lift',
+            lift.difference === null || lift.confidenceInterval === null
+              ? 'not yet: both groups need ended enrollments'
+              : `${points(lift.difference)} (95% CI ${points(lift.confidenceInterval.low)} to ` +
+                `${points(lift.confidenceInterval.high)}), ${count(Math.round(lift.incrementalActivated ?? 0))} incremental activations`,
+          ],
+          [
+            'incremental cost',
+            lift.pointsPerIncrementalActivation === null
+              ? 'none to divide by: the campaign activated no one beyond the holdout'
+              : `${count(lift.pointsPerIncrementalActivation)} points per incremental activation`,
+          ],
+        ];
   const lines = [
     `Campaign ${r.campaignId} (report of ${formatTime(r.generatedAt)})`,
     ...rows([
@@ -174,6 +198,7 @@ export function formatCampaignReport(r: CampaignReport): string {
         `${count(grace.settledBeforeEvaluation)} of ${plural(grace.delayedLoads, 'in-window delayed load')} settled ` +
           `before evaluation (${formatShare(grace.share)})`,
       ],
+      ...liftRows,
     ]),
   ];
   if (disc.top.length > 0) {

@@ -9,6 +9,7 @@ interface CampaignRow {
   window: string;
   grace: string;
   currency: 'AUD';
+  holdout_percent: number;
   created_at: Date;
 }
 
@@ -23,6 +24,7 @@ const toCampaign = (r: CampaignRow): Campaign => ({
   window: r.window,
   grace: r.grace,
   currency: r.currency,
+  holdoutPercent: r.holdout_percent,
   createdAt: r.created_at.toISOString(),
 });
 
@@ -39,11 +41,19 @@ export type PutCampaignResult =
 /** Creates the campaign, or confirms identical terms; terms are immutable once created. */
 export async function putCampaign(db: Queryable, terms: CampaignTerms): Promise<PutCampaignResult> {
   const { rows } = await db.query<CampaignRow>(
-    `INSERT INTO campaigns (campaign_id, target_cents, reward_points, "window", grace, currency)
-     VALUES ($1, $2, $3, $4, $5, $6)
+    `INSERT INTO campaigns (campaign_id, target_cents, reward_points, "window", grace, currency, holdout_percent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
      ON CONFLICT (campaign_id) DO NOTHING
      RETURNING *`,
-    [terms.campaignId, terms.targetCents, terms.rewardPoints, terms.window, terms.grace, terms.currency],
+    [
+      terms.campaignId,
+      terms.targetCents,
+      terms.rewardPoints,
+      terms.window,
+      terms.grace,
+      terms.currency,
+      terms.holdoutPercent ?? 0,
+    ],
   );
   if (rows[0]) return { outcome: 'CREATED', campaign: toCampaign(rows[0]) };
   const existing = await getCampaign(db, terms.campaignId);

@@ -1,6 +1,7 @@
 /** The per-enrollment read model, its ledger rows and the audit trail the member workflow writes. */
 import type { ProgressRecord } from '../domain/records';
 import type { Verdict } from '../domain/evaluation';
+import type { ExperimentGroup } from '../domain/holdout';
 import type { Ledger, LedgerEntry } from '../domain/ledger';
 import { VERDICT_STATES, type ActivationState } from '../domain/model';
 import type { ScheduleChange } from '../domain/schedule';
@@ -30,6 +31,7 @@ interface EnrollmentRow {
   reward: RewardView | null;
   verdict: Verdict | null;
   schedule_changes: ScheduleChange[] | null;
+  experiment_group: ExperimentGroup;
   version: number;
   updated_at: Date;
 }
@@ -42,6 +44,7 @@ export interface Enrollment extends MemberView {
 const toEnrollment = (r: EnrollmentRow): Enrollment => ({
   campaignId: r.campaign_id,
   memberId: r.member_id,
+  group: r.experiment_group,
   workflowId: r.workflow_id,
   state: r.state,
   enrolledAt: r.enrolled_at.toISOString(),
@@ -68,14 +71,16 @@ export interface NewEnrollment {
   targetCents: number;
   rewardPoints: number;
   schedule: EnrollmentSchedule;
+  /** Absent: TREATMENT. */
+  group?: ExperimentGroup;
 }
 
 /** Inserts the enrollment's first row; returns false if it already existed. */
 export async function insertEnrollment(db: Queryable, e: NewEnrollment): Promise<boolean> {
   const { rowCount } = await db.query(
     `INSERT INTO enrollments (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,
-                              target_cents, reward_points)
-     VALUES ($1, $2, $3, 'ENROLLED', $4, $5, $6, $7, $8)
+                              target_cents, reward_points, experiment_group)
+     VALUES ($1, $2, $3, 'ENROLLED', $4, $5, $6, $7, $8, $9)
      ON CONFLICT (campaign_id, member_id) DO NOTHING`,
     [
       e.campaignId,
@@ -86,6 +91,7 @@ export async function insertEnrollment(db: Queryable, e: NewEnrollment): Promise
       e.schedule.evaluatesAt,
       e.targetCents,
       e.rewardPoints,
+      e.group ?? 'TREATMENT',
     ],
   );
   return rowCount === 1;
@@ -194,8 +200,8 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
     const { rows: upserted } = await client.query<{ inserted: boolean }>(
       `INSERT INTO enrollments AS e (campaign_id, member_id, workflow_id, state, enrolled_at, window_ends_at, evaluates_at,
               target_cents, reward_points, counted_cents, instant_cents, settled_cents, pending_cents,
-              disqualified_by, reward, verdict, version, updated_at, schedule_changes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+              disqualified_by, reward, verdict, version, updated_at, schedule_changes, experiment_group)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
        ON CONFLICT (campaign_id, member_id) DO UPDATE SET
          window_ends_at = EXCLUDED.window_ends_at, evaluates_at = EXCLUDED.evaluates_at,
          schedule_changes = EXCLUDED.schedule_changes,
@@ -225,6 +231,8 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
         p.version,
         v.updatedAt,
         v.scheduleChanges?.length ? JSON.stringify(v.scheduleChanges) : null,
+        // Older runs' views carry no group: they were all treated.
+        v.group ?? 'TREATMENT',
       ],
     );
     const viewUpdated = upserted.length === 1;

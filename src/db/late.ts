@@ -40,6 +40,7 @@ export async function recordLateArrival(
         enrollment,
         enrollment.targetCents,
         { workflowClosed: true },
+        enrollment.group,
       );
       await appendAudit(client, enrollment, [
         { key, type: line.type, source: line.source, occurredAt: new Date().toISOString(), payload: line.payload },

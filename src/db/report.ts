@@ -3,7 +3,8 @@
  * The same figures are exported as Prometheus gauges (api/metrics.ts).
  */
 import { INSTANT_LOAD_CHANNELS, DELAYED_LOAD_CHANNELS, VERDICT_STATES } from '../domain/model';
-import { countByState } from './campaigns';
+import { liftOf, type ExperimentGroup, type GroupOutcome, type Lift } from '../domain/holdout';
+import { countByState, getCampaign } from './campaigns';
 import type { Queryable } from './queryable';
 
 /** Instant total above settled total by more than this, seven days after the load, is a discrepancy. */
@@ -27,6 +28,8 @@ export interface CampaignReport {
   };
   lateSettlements: { members: number; share: number | null };
   graceEffectiveness: { delayedLoads: number; settledBeforeEvaluation: number; share: number | null };
+  /** What the campaign adds over its holdout (domain/holdout.ts); both groups empty without one. */
+  lift: Lift & { holdoutPercent: number; pointsIssued: number };
 }
 
 export async function campaignReport(db: Queryable, campaignId: string, now = new Date()): Promise<CampaignReport> {
@@ -86,6 +89,20 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
     [campaignId, [...VERDICT_STATES], [...DELAYED_LOAD_CHANNELS]],
   );
 
+  // The lift's cohorts: every enrollment that has ended (a verdict, an opt-out included: who was offered the campaign
+  // counts, whatever they did with it), activated when it reached the target in the window.
+  const groups = await db.query<{ experiment_group: ExperimentGroup; members: number; activated: number }>(
+    `SELECT experiment_group, count(*)::int AS members,
+            count(*) FILTER (WHERE counted_cents >= target_cents)::int AS activated
+     FROM enrollments WHERE campaign_id = $1 AND state = ANY($2) GROUP BY experiment_group`,
+    [campaignId, [...VERDICT_STATES]],
+  );
+  const outcome = (g: ExperimentGroup): GroupOutcome => {
+    const row = groups.rows.find((x) => x.experiment_group === g);
+    return { members: row?.members ?? 0, activated: row?.activated ?? 0 };
+  };
+  const campaign = await getCampaign(db, campaignId);
+
   const share = (n: number, d: number): number | null => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
   const r = rewards.rows[0];
   const g = grace.rows[0];
@@ -109,5 +126,11 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
     },
     lateSettlements: { members: late.rows[0].members, share: share(late.rows[0].members, enrollments) },
     graceEffectiveness: { delayedLoads: g.total, settledBeforeEvaluation: g.settled, share: share(g.settled, g.total) },
+    lift: {
+      holdoutPercent: campaign?.holdoutPercent ?? 0,
+      // Every credited reward is a treated member's: the holdout is never rewarded.
+      pointsIssued: Number(r.points),
+      ...liftOf(outcome('TREATMENT'), outcome('HOLDOUT'), Number(r.points)),
+    },
   };
 }

@@ -10,14 +10,30 @@ export interface RewardRow {
   lastError?: string;
 }
 
+/** The database refused a reward row: the enrollment is in the holdout group (trigger rewards_never_for_holdout). */
+export class HoldoutNeverRewardedError extends Error {
+  constructor(readonly workflowId: string) {
+    super(`enrollment ${workflowId} is in the holdout group: never rewarded`);
+    this.name = 'HoldoutNeverRewardedError';
+  }
+}
+
 /** Creates the reward row if absent and returns it as it stands. */
 export async function claimReward(db: Queryable, r: RewardRequest): Promise<RewardRow> {
-  await db.query(
-    `INSERT INTO rewards (workflow_id, campaign_id, member_id, points, idempotency_key, status)
-     VALUES ($1, $2, $3, $4, $5, 'PENDING')
-     ON CONFLICT (workflow_id) DO NOTHING`,
-    [r.workflowId, r.campaignId, r.memberId, r.points, r.idempotencyKey],
-  );
+  try {
+    await db.query(
+      `INSERT INTO rewards (workflow_id, campaign_id, member_id, points, idempotency_key, status)
+       VALUES ($1, $2, $3, $4, $5, 'PENDING')
+       ON CONFLICT (workflow_id) DO NOTHING`,
+      [r.workflowId, r.campaignId, r.memberId, r.points, r.idempotencyKey],
+    );
+  } catch (err) {
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23514' && e.constraint === 'rewards_never_for_holdout') {
+      throw new HoldoutNeverRewardedError(r.workflowId);
+    }
+    throw err;
+  }
   const { rows } = await db.query<{
     status: RewardRow['status'];
     credit_id: string | null;

@@ -5,6 +5,7 @@
 import type { Verdict } from './evaluation';
 import type { Totals } from './evaluation';
 import type { CancelRequest, NewsOutcome } from './enrollment';
+import type { ExperimentGroup } from './holdout';
 import type { ActivationState, TransactionEvent } from './model';
 import type { ScheduleChange } from './schedule';
 import type { EnrollmentSchedule } from './terms';
@@ -21,8 +22,11 @@ export const enrollmentSummary = (
   targetCents: number,
   rewardPoints: number,
   schedule: EnrollmentSchedule,
+  group?: ExperimentGroup,
 ): string =>
-  `Member ${memberId} in ${campaignId}: load ${aud(targetCents)} by ${schedule.windowEndsAt}, no withdrawal → ${rewardPoints} points after ${schedule.evaluatesAt}`;
+  group === 'HOLDOUT'
+    ? `Member ${memberId} in ${campaignId}, holdout group: tracked to ${schedule.evaluatesAt} (target ${aud(targetCents)} by ${schedule.windowEndsAt}), never rewarded or told`
+    : `Member ${memberId} in ${campaignId}: load ${aud(targetCents)} by ${schedule.windowEndsAt}, no withdrawal → ${rewardPoints} points after ${schedule.evaluatesAt}`;
 
 const WHERE: Record<ActivationState, string> = {
   ENROLLED: 'enrolled, no counted load yet',
@@ -35,6 +39,7 @@ const WHERE: Record<ActivationState, string> = {
   NOT_ELIGIBLE: 'not eligible: below the target at evaluation',
   MANUAL_REVIEW: 'the reward could not be issued: needs a person',
   CANCELLED: 'cancelled (opted out)',
+  HOLDOUT_QUALIFIED: 'holdout: would have qualified; never rewarded',
 };
 
 export function currentDetails(
@@ -43,9 +48,11 @@ export function currentDetails(
   targetCents: number,
   schedule: EnrollmentSchedule,
   verdict?: Verdict,
+  group?: ExperimentGroup,
 ): string {
   const lines = [
     `**${state}** — ${WHERE[state]}`,
+    ...(group === 'HOLDOUT' ? ['holdout group: tracked like any other member, never rewarded, never told'] : []),
     `counted ${aud(t.countedCents)} of ${aud(targetCents)} (${aud(Math.max(0, targetCents - t.countedCents))} to go); instant ${aud(t.instantCents)}, settled ${aud(t.settledCents)}, pending ${aud(t.pendingCents)}`,
   ];
   if (verdict) lines.push(`verdict ${verdict.outcome} at ${verdict.decidedAt}: ${verdict.reason}`);

@@ -16,6 +16,7 @@ import { hasVerdict, type ActivationState, type NotificationType, type Transacti
 import type { AuditSource, AuditType, RewardReceipt } from './records';
 import { movedSchedule, type ScheduleChange, type ScheduleChangeRequest } from './schedule';
 import type { CampaignTerms, EnrollmentSchedule } from './terms';
+import type { ExperimentGroup } from './holdout';
 import { validateTransactionEvent } from './validation';
 import type { RewardView } from './view';
 
@@ -27,7 +28,15 @@ export interface EnrollmentTerms {
   campaign: CampaignTerms;
   memberId: string;
   schedule: EnrollmentSchedule;
+  /**
+   * The member's group, assigned at enrollment (domain/holdout.ts). A HOLDOUT member is judged like any other but
+   * never rewarded and never told: no notification, no review item, HOLDOUT_QUALIFIED where others are rewarded.
+   * Absent (every run begun before holdouts existed): TREATMENT.
+   */
+  group?: ExperimentGroup;
 }
+
+export const isHoldout = (terms: Pick<EnrollmentTerms, 'group'>): boolean => terms.group === 'HOLDOUT';
 
 /** A transaction heard after the verdict: recorded, never applied to the ledger the verdict was made on. */
 export interface LateEvent {
@@ -132,7 +141,8 @@ class StepBuilder {
   }
 
   notify(type: NotificationType, suffix: string, data: Record<string, unknown>): void {
-    this.notifications.push({ type, suffix, data });
+    // A holdout member is never told of the campaign.
+    if (!isHoldout(this.terms)) this.notifications.push({ type, suffix, data });
   }
 
   moveTo(next: ActivationState, why: string): void {
@@ -164,6 +174,10 @@ class StepBuilder {
         });
         break;
       case 'ELIGIBLE':
+        if (isHoldout(this.terms)) {
+          this.moveTo('HOLDOUT_QUALIFIED', `${verdict.reason}; in the holdout group, never rewarded`);
+          break;
+        }
         this.moveTo('PENDING_REWARD', verdict.reason);
         this.e = {
           ...this.e,
@@ -223,10 +237,17 @@ class StepBuilder {
  */
 export function enroll(terms: EnrollmentTerms, e: EnrollmentState, now: string): Step {
   const b = new StepBuilder(terms, e, now);
-  b.line('ENROLLED', 'WORKFLOW', { campaign: terms.campaign, schedule: terms.schedule });
+  b.line('ENROLLED', 'WORKFLOW', enrolledPayload(terms));
   b.notify('ENROLLED', 'ENROLLED', enrolledNotificationData(terms));
   return b.done(undefined);
 }
+
+/** What the ENROLLED line says (the proof's terms): the campaign, the calendar, and the group when one was assigned. */
+export const enrolledPayload = (terms: EnrollmentTerms): Record<string, unknown> => ({
+  campaign: terms.campaign,
+  schedule: terms.schedule,
+  ...(terms.group ? { group: terms.group } : {}),
+});
 
 /** The data of the ENROLLED notification: one definition for the workflow and the API. */
 export const enrolledNotificationData = (
@@ -259,7 +280,7 @@ export function apply(
   }
   if (hasVerdict(e.state)) {
     b.e = { ...e, late: [...e.late, { event: ev }] };
-    b.audit.push(lateLine(e, ev, schedule, campaign.targetCents));
+    b.audit.push(lateLine(e, ev, schedule, campaign.targetCents, {}, terms.group));
     return b.done<NewsOutcome>('LATE');
   }
   const countedBefore = totals(e.ledger, schedule).countedCents;
@@ -289,6 +310,7 @@ export function lateLine(
   schedule: EnrollmentSchedule,
   targetCents: number,
   extra: Record<string, unknown> = {},
+  group?: ExperimentGroup,
 ): AuditLine {
   const impact = e.verdict
     ? lateImpact(
@@ -301,7 +323,8 @@ export function lateLine(
       )
     : undefined;
   const payload = { event: ev, state: e.state, ...extra, ...(impact ? { impact } : {}) };
-  return impact?.review
+  // A holdout member's verdict decides no money: late news is recorded with its impact, for nobody to review.
+  return impact?.review && group !== 'HOLDOUT'
     ? {
         type: 'LATE_EVENT',
         source: ev.source,

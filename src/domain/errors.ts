@@ -17,6 +17,8 @@ export const ErrorType = {
   REWARD_REJECTED: 'REWARD_REJECTED',
   /** The points API is away, overloaded (429, 5xx) or slow: retried with backoff, honouring Retry-After. */
   POINTS_API_UNAVAILABLE: 'POINTS_API_UNAVAILABLE',
+  /** A reward asked for a holdout member (code that knows no holdout): the database refuses it; never retried. */
+  HOLDOUT_NEVER_REWARDED: 'HOLDOUT_NEVER_REWARDED',
   /** The push channel (NOTIFY_URL) refused or did not answer: retried a few times, never fatal. */
   PUSH_CHANNEL_UNAVAILABLE: 'PUSH_CHANNEL_UNAVAILABLE',
 } as const;

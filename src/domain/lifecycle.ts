@@ -9,13 +9,15 @@ export const TRANSITIONS: Readonly<Record<ActivationState, readonly ActivationSt
   ACTIVE: ['ENROLLED', 'GOAL_ACHIEVED', 'CONFIRMING', 'DISQUALIFIED', 'CANCELLED'],
   GOAL_ACHIEVED: ['ENROLLED', 'ACTIVE', 'CONFIRMING', 'DISQUALIFIED', 'CANCELLED'],
   // The grace period: a late-heard in-window withdrawal still disqualifies at once.
-  CONFIRMING: ['PENDING_REWARD', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED'],
+  CONFIRMING: ['PENDING_REWARD', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED', 'HOLDOUT_QUALIFIED'],
   PENDING_REWARD: ['COMPLETED', 'MANUAL_REVIEW'],
   COMPLETED: [],
   DISQUALIFIED: [],
   NOT_ELIGIBLE: [],
   MANUAL_REVIEW: [],
   CANCELLED: [],
+  // A holdout member who would have qualified: never rewarded, so nothing follows.
+  HOLDOUT_QUALIFIED: [],
 };
 
 /**

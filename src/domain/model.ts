@@ -66,6 +66,7 @@ export const ACTIVATION_STATES = [
   'NOT_ELIGIBLE',
   'MANUAL_REVIEW',
   'CANCELLED',
+  'HOLDOUT_QUALIFIED',
 ] as const;
 export type ActivationState = (typeof ACTIVATION_STATES)[number];
 
@@ -75,6 +76,7 @@ export const TERMINAL_STATES: readonly ActivationState[] = [
   'NOT_ELIGIBLE',
   'MANUAL_REVIEW',
   'CANCELLED',
+  'HOLDOUT_QUALIFIED',
 ];
 
 /** An enrollment "has a verdict" from PENDING_REWARD on and in every terminal state. */

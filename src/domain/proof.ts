@@ -30,6 +30,7 @@ import {
 import { totals, type Verdict } from './evaluation';
 import { isWindowState } from './lifecycle';
 import { hasVerdict, type ActivationState, type TransactionEvent } from './model';
+import type { ExperimentGroup } from './holdout';
 import type { AuditType } from './records';
 import type { ScheduleChangeRequest } from './schedule';
 import type { CampaignTerms, EnrollmentSchedule } from './terms';
@@ -135,8 +136,12 @@ class Divergent extends Error {
 export function termsOf(memberId: string, lines: readonly TrailLine[]): EnrollmentTerms | undefined {
   const enrolled = lines.find((l) => l.type === 'ENROLLED');
   if (!enrolled) return undefined;
-  const { campaign, schedule } = enrolled.payload as { campaign: CampaignTerms; schedule: EnrollmentSchedule };
-  return { campaign, schedule, memberId };
+  const { campaign, schedule, group } = enrolled.payload as {
+    campaign: CampaignTerms;
+    schedule: EnrollmentSchedule;
+    group?: ExperimentGroup;
+  };
+  return { campaign, schedule, memberId, ...(group ? { group } : {}) };
 }
 
 /** Replays one enrollment's trail (in trail order). Pure: the same trail always gives the same answer. */
@@ -226,7 +231,7 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
       case 'LATE_EVENT': {
         if (!hasVerdict(e.state)) return diverge(line, 'late news recorded before any verdict', undefined, e.state);
         const ev = p.event as TransactionEvent;
-        const late = lateLine(e, ev, scheduleOf(terms, e), terms.campaign.targetCents);
+        const late = lateLine(e, ev, scheduleOf(terms, e), terms.campaign.targetCents, {}, terms.group);
         return {
           enrollment: { ...e, late: [...e.late, { event: ev }] },
           outcome: undefined,

@@ -10,6 +10,11 @@ export interface CampaignTerms {
   /** ISO-8601 duration, e.g. `PT48H`. */
   grace: string;
   currency: 'AUD';
+  /**
+   * The share of enrollments (whole percent, 0 to 50) kept as a holdout: tracked, never rewarded, never told
+   * (domain/holdout.ts). Absent: 0, every member treated.
+   */
+  holdoutPercent?: number;
 }
 
 export interface EnrollmentSchedule {
@@ -96,4 +101,5 @@ export const sameTerms = (a: CampaignTerms, b: CampaignTerms): boolean =>
   a.rewardPoints === b.rewardPoints &&
   parseDurationMs(a.window) === parseDurationMs(b.window) &&
   parseDurationMs(a.grace) === parseDurationMs(b.grace) &&
-  a.currency === b.currency;
+  a.currency === b.currency &&
+  (a.holdoutPercent ?? 0) === (b.holdoutPercent ?? 0);

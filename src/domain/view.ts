@@ -2,6 +2,7 @@
 import { scheduleOf, type EnrollmentState, type EnrollmentTerms } from './enrollment';
 import { disqualifyingWithdrawal, totals, type Totals, type Verdict } from './evaluation';
 import type { LedgerEntry } from './ledger';
+import type { ExperimentGroup } from './holdout';
 import type { ActivationState } from './model';
 import type { ScheduleChange } from './schedule';
 import type { EnrollmentSchedule } from './terms';
@@ -26,6 +27,8 @@ export interface DisqualifiedBy {
 export interface MemberView extends EnrollmentSchedule, Totals {
   campaignId: string;
   memberId: string;
+  /** TREATMENT, or HOLDOUT: tracked like any other, never rewarded, never told (domain/holdout.ts). */
+  group: ExperimentGroup;
   state: ActivationState;
   targetCents: number;
   remainingCents: number;
@@ -49,6 +52,7 @@ export function memberView(terms: EnrollmentTerms, e: EnrollmentState, updatedAt
   return {
     campaignId: campaign.campaignId,
     memberId,
+    group: terms.group ?? 'TREATMENT',
     state: e.state,
     ...schedule,
     targetCents: campaign.targetCents,

@@ -39,7 +39,7 @@ import { hasVerdict, type TransactionEvent } from '../domain/model';
 import { appliedBefore, scheduleChangeProblem, type ScheduleChangeRequest } from '../domain/schedule';
 import { memberView, type MemberView } from '../domain/view';
 import { deadlineWaiter } from './deadlines';
-import { enrolledNotification } from './enrolled';
+import { enrolledNotificationId } from './enrolled';
 import { registerHandlers } from './member-handlers';
 import { createRecording } from './member-recording';
 import {
@@ -60,7 +60,7 @@ export { ANSWERS_KEPT, PATCHES, type ActivationInput, type ActivationResult, typ
 export type { LateEvent };
 
 export async function memberActivation(input: ActivationInput): Promise<ActivationResult> {
-  const { campaign, memberId, schedule } = input;
+  const { campaign, memberId, schedule, group } = input;
   const { workflowId } = workflowInfo();
   const nowIso = (): string => new Date().toISOString();
 
@@ -70,10 +70,8 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
   // The API recorded the start (lean recording): nothing to write until the first news.
   const startRecorded = lean && !input.carried && input.recordedAtEnrollment === true;
 
-  const s: CarriedState =
-    input.carried ??
-    freshState(nowIso(), startRecorded, enrolledNotification(workflowId, memberId, campaign, schedule, startedAt).id);
-  const terms: EnrollmentTerms = { campaign, memberId, schedule };
+  const s: CarriedState = input.carried ?? freshState(nowIso(), startRecorded, enrolledNotificationId(workflowId));
+  const terms: EnrollmentTerms = { campaign, memberId, schedule, ...(group ? { group } : {}) };
   const enrollment = () => enrollmentOf(s);
   /** The deadlines as they stand (an operator may have moved them). */
   const current = () => scheduleOf(terms, s);
@@ -95,6 +93,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     workflowId,
     memberId,
     campaign,
+    ...(group ? { group } : {}),
     schedule,
     current,
     startedAt,

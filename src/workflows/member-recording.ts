@@ -15,13 +15,14 @@ import {
 } from '@temporalio/workflow';
 import type { MemberActivities as Activities } from './activity-contracts';
 import { currentDetails, recordSummary } from '../domain/describe';
-import type { AuditLine, NotificationLine } from '../domain/enrollment';
+import type { AuditLine, EnrollmentTerms, NotificationLine } from '../domain/enrollment';
+import type { ExperimentGroup } from '../domain/holdout';
 import { totals } from '../domain/evaluation';
 import { hasVerdict, type NotificationType } from '../domain/model';
 import type { AuditEntry } from '../domain/records';
 import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
 import type { MemberView } from '../domain/view';
-import { enrolledAudit, enrolledNotification } from './enrolled';
+import { enrolledAudit, enrolledNotifications } from './enrolled';
 import type { CarriedState } from './member-state';
 import { ActivationStateKey, CountedCentsKey, EvaluatesAtKey } from './search-attributes';
 
@@ -59,6 +60,8 @@ export interface RecordingOptions {
   workflowId: string;
   memberId: string;
   campaign: CampaignTerms;
+  /** The member's group (absent: TREATMENT); a holdout member's run sends no notification. */
+  group?: ExperimentGroup;
   /** The calendar the run was enrolled with (its ENROLLED line), and the one the rules apply now (moved deadlines). */
   schedule: EnrollmentSchedule;
   current: () => EnrollmentSchedule;
@@ -92,7 +95,8 @@ export interface Recording {
 }
 
 export function createRecording(o: RecordingOptions): Recording {
-  const { s, workflowId, memberId, campaign, schedule, current, startedAt, lean, coalesced, view } = o;
+  const { s, workflowId, memberId, campaign, group, schedule, current, startedAt, lean, coalesced, view } = o;
+  const terms: EnrollmentTerms = { campaign, memberId, schedule, ...(group ? { group } : {}) };
   const nowIso = (): string => new Date().toISOString();
 
   const audit = (
@@ -125,7 +129,7 @@ export function createRecording(o: RecordingOptions): Recording {
       ]);
     }
     // Not a command (no history event): safe to set as often as the state changes.
-    setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, current(), s.verdict));
+    setCurrentDetails(currentDetails(s.state, t, campaign.targetCents, current(), s.verdict, group));
   };
 
   const queueNotification = (type: NotificationType, suffix: string, data: Record<string, unknown>): void => {
@@ -226,8 +230,8 @@ export function createRecording(o: RecordingOptions): Recording {
           ...(s.rowUnconfirmed
             ? {
                 ifNew: {
-                  audit: [enrolledAudit(campaign, schedule, startedAt)],
-                  notifications: [enrolledNotification(workflowId, memberId, campaign, schedule, startedAt)],
+                  audit: [enrolledAudit(terms, startedAt)],
+                  notifications: enrolledNotifications(workflowId, terms, startedAt),
                 },
               }
             : {}),

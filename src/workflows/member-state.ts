@@ -5,6 +5,7 @@
  */
 import type { EnrollmentState, LateEvent } from '../domain/enrollment';
 import type { Verdict } from '../domain/evaluation';
+import type { ExperimentGroup } from '../domain/holdout';
 import type { Ledger } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
 import type { AuditEntry, NotificationMessage, ReviewItem } from '../domain/records';
@@ -52,6 +53,11 @@ export interface ActivationInput {
   campaign: CampaignTerms;
   memberId: string;
   schedule: EnrollmentSchedule;
+  /**
+   * The member's group, assigned by the API at enrollment (domain/holdout.ts) and fixed for the enrollment's life.
+   * Absent (campaigns without a holdout, and every run begun before holdouts): TREATMENT.
+   */
+  group?: ExperimentGroup;
   /** How long transient reward failures are retried before the enrollment goes to MANUAL_REVIEW. */
   rewardRetryForMs: number;
   /** Continue-as-new once the history passes this many events, even before the server suggests it. */

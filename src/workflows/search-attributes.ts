@@ -6,6 +6,8 @@ export const MemberIdKey = defineSearchAttributeKey('MemberId', 'KEYWORD');
 export const ActivationStateKey = defineSearchAttributeKey('ActivationState', 'KEYWORD');
 export const EvaluatesAtKey = defineSearchAttributeKey('EvaluatesAt', 'DATETIME');
 export const CountedCentsKey = defineSearchAttributeKey('CountedCents', 'INT');
+/** TREATMENT or HOLDOUT (issue 13), set when the run starts: it never changes. */
+export const ExperimentGroupKey = defineSearchAttributeKey('ExperimentGroup', 'KEYWORD');
 
 /** Name → type, as `temporal server start-dev --search-attribute` and the operator API want them. */
 export const SEARCH_ATTRIBUTES = {
@@ -14,4 +16,5 @@ export const SEARCH_ATTRIBUTES = {
   ActivationState: 'Keyword',
   EvaluatesAt: 'Datetime',
   CountedCents: 'Int',
+  ExperimentGroup: 'Keyword',
 } as const;

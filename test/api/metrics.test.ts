@@ -5,6 +5,7 @@
 import { Registry } from 'prom-client';
 import { registerCampaignGauges } from '../../src/api/metrics';
 import type { CampaignReport } from '../../src/db/report';
+import { NO_LIFT } from '../support/records';
 
 const report = (issued: number): CampaignReport => ({
   campaignId: 'c',
@@ -16,6 +17,7 @@ const report = (issued: number): CampaignReport => ({
   settlementDiscrepancies: { thresholdCents: 10_000, afterDays: 7, members: 0, top: [] },
   lateSettlements: { members: 0, share: 0 },
   graceEffectiveness: { delayedLoads: 0, settledBeforeEvaluation: 0, share: null },
+  lift: NO_LIFT,
 });
 
 function setup(maxAgeMs: number) {

@@ -16,10 +16,12 @@ import {
   type ReviewItem,
   type SettlementReport,
 } from '../../src/cli/format';
+import { NO_LIFT } from '../support/records';
 
 const member: MemberView = {
   campaignId: 'demo',
   memberId: 'M-1001',
+  group: 'TREATMENT',
   state: 'COMPLETED',
   enrolledAt: '2026-11-01T09:30:00.000Z',
   windowEndsAt: '2026-12-01T09:30:00.000Z',
@@ -179,6 +181,7 @@ describe('campaign report', () => {
     },
     lateSettlements: { members: 1, share: 0.3333 },
     graceEffectiveness: { delayedLoads: 4, settledBeforeEvaluation: 3, share: 0.75 },
+    lift: NO_LIFT,
   };
 
   it('shows states with members, rewards, reviews and the settlement monitoring figures', () => {
@@ -194,6 +197,32 @@ describe('campaign report', () => {
     expect(text).toMatch(/late settlements\s+1 member \(33\.3% of enrollments\)/);
     expect(text).toMatch(/grace period\s+3 of 4 in-window delayed loads settled before evaluation \(75\.0%\)/);
     expect(text).toMatch(/M-7\s+A\$300\.00\s+A\$0\.00\s+A\$300\.00/);
+    expect(text).toMatch(/lift\s+no holdout group \(holdoutPercent 0\)/);
+  });
+
+  it('shows the lift against the holdout: both rates, the difference with its interval, the incremental cost', () => {
+    const text = formatCampaignReport({
+      ...report,
+      lift: {
+        holdoutPercent: 20,
+        pointsIssued: 600_000,
+        treatment: { members: 1_000, activated: 300, rate: 0.3 },
+        holdout: { members: 250, activated: 50, rate: 0.2 },
+        difference: 0.1,
+        confidenceInterval: { low: 0.042857, high: 0.157143, level: 0.95 },
+        incrementalActivated: 100,
+        pointsPerIncrementalActivation: 6_000,
+      },
+    });
+    expect(text).toMatch(/activation, treated\s+30\.0% \(300 of 1,000 ended enrollments\)/);
+    expect(text).toMatch(/activation, holdout 20%\s+20\.0% \(50 of 250 ended enrollments\)/);
+    expect(text).toMatch(/lift\s+10\.0 pp \(95% CI 4\.3 pp to 15\.7 pp\), 100 incremental activations/);
+    expect(text).toMatch(/incremental cost\s+6,000 points per incremental activation/);
+    const early = formatCampaignReport({
+      ...report,
+      lift: { ...report.lift, holdoutPercent: 20, treatment: { members: 3, activated: 1, rate: 0.3333 } },
+    });
+    expect(early).toMatch(/lift\s+not yet: both groups need ended enrollments/);
   });
 });
 

@@ -10,17 +10,20 @@ import {
   scheduleOf,
   windowEnded,
   type EnrollmentState,
+  type EnrollmentTerms,
   type Step,
 } from '../../src/domain/enrollment';
 import { replayTrail, outcomeProblem, type TrailLine } from '../../src/domain/proof';
 import { hasVerdict, type TransactionEvent } from '../../src/domain/model';
 import { day, load, settlementOf, terms, withdrawal } from './fixtures';
 
+const defaultTerms = terms;
+
 /** A member workflow in miniature: the reducer's steps, their lines numbered and dated as the recorder does. */
 class Life {
   e: EnrollmentState = initialEnrollment();
   lines: TrailLine[] = [];
-  constructor() {
+  constructor(readonly terms: EnrollmentTerms = defaultTerms) {
     this.record(enroll(terms, this.e, terms.schedule.enrolledAt), terms.schedule.enrolledAt);
   }
   record(step: Step<unknown>, at: string): this {
@@ -39,19 +42,19 @@ class Life {
     return this;
   }
   news(ev: TransactionEvent, at = ev.receivedAt): this {
-    return this.record(apply(terms, this.e, ev, at), at);
+    return this.record(apply(this.terms, this.e, ev, at), at);
   }
   /** The timers: the window's end, then the verdict. */
   deadlines(): this {
-    const s = scheduleOf(terms, this.e);
-    if (!hasVerdict(this.e.state)) this.record(windowEnded(terms, this.e, s.windowEndsAt), s.windowEndsAt);
-    if (!hasVerdict(this.e.state)) this.record(evaluate(terms, this.e, s.evaluatesAt), s.evaluatesAt);
+    const s = scheduleOf(this.terms, this.e);
+    if (!hasVerdict(this.e.state)) this.record(windowEnded(this.terms, this.e, s.windowEndsAt), s.windowEndsAt);
+    if (!hasVerdict(this.e.state)) this.record(evaluate(this.terms, this.e, s.evaluatesAt), s.evaluatesAt);
     return this;
   }
   rewarded(): this {
-    const at = scheduleOf(terms, this.e).evaluatesAt;
+    const at = scheduleOf(this.terms, this.e).evaluatesAt;
     return this.record(
-      rewardOutcome(terms, this.e, { status: 'ISSUED', creditId: 'cr-1', issuedAt: at, alreadyIssued: false }, at),
+      rewardOutcome(this.terms, this.e, { status: 'ISSUED', creditId: 'cr-1', issuedAt: at, alreadyIssued: false }, at),
       at,
     );
   }
@@ -100,6 +103,22 @@ describe('replaying an audit trail through the rules', () => {
     expect(replay.schedule?.windowEndsAt).toBe(
       new Date(Date.parse(terms.schedule.windowEndsAt) + 5 * 86_400_000).toISOString(),
     );
+  });
+
+  it("proves a holdout member's trail: the group is a fact of the ENROLLED line, HOLDOUT_QUALIFIED its claim", () => {
+    const holdout: EnrollmentTerms = {
+      ...terms,
+      campaign: { ...terms.campaign, holdoutPercent: 20 },
+      group: 'HOLDOUT',
+    };
+    const life = new Life(holdout).news(load(60_000)).deadlines();
+    expect(life.e.state).toBe('HOLDOUT_QUALIFIED');
+    expect(life.lines[0].payload).toMatchObject({ group: 'HOLDOUT' });
+    expect(replayTrail('M1', life.lines)).toMatchObject({ agrees: true, state: 'HOLDOUT_QUALIFIED' });
+    // The same facts for a treated member lead to PENDING_REWARD: a trail whose group was taken away diverges.
+    const { group: _group, ...treated } = life.lines[0].payload;
+    const regrouped = life.lines.map((l) => (l.position === 1 ? { ...l, payload: treated } : l));
+    expect(replayTrail('M1', regrouped)).toMatchObject({ agrees: false });
   });
 
   it('reads payloads whatever order their keys come back in (jsonb keeps its own)', () => {
@@ -186,43 +205,48 @@ describe('replaying an audit trail through the rules', () => {
       heardDay: fc.integer({ min: 0, max: 40 }),
     });
     fc.assert(
-      fc.property(fc.array(event, { maxLength: 12 }), fc.option(fc.integer({ min: 1, max: 20 })), (events, extend) => {
-        const life = new Life();
-        if (extend !== null) {
-          life.record(
-            changeSchedule(terms, life.e, { extendWindowBy: `P${extend}D`, reason: 'r' }, day(1, 0)),
-            day(1, 0),
-          );
-        }
-        const sorted = events.map((x, i) => ({ ...x, i })).sort((a, b) => a.heardDay - b.heardDay || a.i - b.i);
-        let deadlinesDone = false;
-        for (const x of sorted) {
-          const s = scheduleOf(terms, life.e);
-          const heard = day(x.heardDay);
-          if (!deadlinesDone && Date.parse(heard) >= Date.parse(s.evaluatesAt)) {
-            life.deadlines();
-            deadlinesDone = true;
+      fc.property(
+        fc.array(event, { maxLength: 12 }),
+        fc.option(fc.integer({ min: 1, max: 20 })),
+        fc.boolean(),
+        (events, extend, holdout) => {
+          const life = new Life(holdout ? { ...terms, group: 'HOLDOUT' } : terms);
+          if (extend !== null) {
+            life.record(
+              changeSchedule(life.terms, life.e, { extendWindowBy: `P${extend}D`, reason: 'r' }, day(1, 0)),
+              day(1, 0),
+            );
           }
-          const base =
-            x.kind === 'LOAD'
-              ? load(x.amountCents, { occurredAt: day(x.day), receivedAt: heard })
-              : withdrawal(x.amountCents, { occurredAt: day(x.day), receivedAt: heard });
-          life.news(base, heard);
-          if (x.settle) life.news(settlementOf(base, x.settle, { receivedAt: heard }), heard);
-        }
-        if (!deadlinesDone) life.deadlines();
-        const replay = replayTrail('M1', life.lines);
-        expect(replay.agrees).toBe(true);
-        expect(replay.state).toBe(life.e.state);
-        expect(replay.verdict).toEqual(life.e.verdict);
-        // And any claim changed is caught.
-        const claims = life.lines.filter((l) => l.type === 'VERDICT' || l.type === 'TRANSITION');
-        for (const c of claims) {
-          const field =
-            c.type === 'VERDICT' ? { countedCents: Number(c.payload.countedCents) + 1 } : { to: 'COMPLETED' };
-          expect(replayTrail('M1', edited(life.lines, c.position, field)).agrees).toBe(false);
-        }
-      }),
+          const sorted = events.map((x, i) => ({ ...x, i })).sort((a, b) => a.heardDay - b.heardDay || a.i - b.i);
+          let deadlinesDone = false;
+          for (const x of sorted) {
+            const s = scheduleOf(terms, life.e);
+            const heard = day(x.heardDay);
+            if (!deadlinesDone && Date.parse(heard) >= Date.parse(s.evaluatesAt)) {
+              life.deadlines();
+              deadlinesDone = true;
+            }
+            const base =
+              x.kind === 'LOAD'
+                ? load(x.amountCents, { occurredAt: day(x.day), receivedAt: heard })
+                : withdrawal(x.amountCents, { occurredAt: day(x.day), receivedAt: heard });
+            life.news(base, heard);
+            if (x.settle) life.news(settlementOf(base, x.settle, { receivedAt: heard }), heard);
+          }
+          if (!deadlinesDone) life.deadlines();
+          const replay = replayTrail('M1', life.lines);
+          expect(replay.agrees).toBe(true);
+          expect(replay.state).toBe(life.e.state);
+          expect(replay.verdict).toEqual(life.e.verdict);
+          // And any claim changed is caught.
+          const claims = life.lines.filter((l) => l.type === 'VERDICT' || l.type === 'TRANSITION');
+          for (const c of claims) {
+            const field =
+              c.type === 'VERDICT' ? { countedCents: Number(c.payload.countedCents) + 1 } : { to: 'COMPLETED' };
+            expect(replayTrail('M1', edited(life.lines, c.position, field)).agrees).toBe(false);
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });

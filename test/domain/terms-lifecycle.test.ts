@@ -68,6 +68,10 @@ describe('the schedule of an enrollment', () => {
     expect(sameTerms({ ...base, window: 'P30D', grace: 'PT48H' }, { ...base, window: 'P31D', grace: 'P2D' })).toBe(
       false,
     );
+    // A holdout share is a term: 0 and absent are the same, 10 is not.
+    const terms = { ...base, window: 'P30D', grace: 'PT48H' };
+    expect(sameTerms(terms, { ...terms, holdoutPercent: 0 })).toBe(true);
+    expect(sameTerms(terms, { ...terms, holdoutPercent: 10 })).toBe(false);
   });
 });
 
@@ -93,7 +97,14 @@ describe('the lifecycle', () => {
       'NOT_ELIGIBLE',
       'MANUAL_REVIEW',
       'CANCELLED',
+      'HOLDOUT_QUALIFIED',
     ]);
+  });
+
+  it('ends a holdout member who would have qualified in HOLDOUT_QUALIFIED, from CONFIRMING only', () => {
+    expect(canTransition('CONFIRMING', 'HOLDOUT_QUALIFIED')).toBe(true);
+    expect(canTransition('GOAL_ACHIEVED', 'HOLDOUT_QUALIFIED')).toBe(false);
+    expect(canTransition('HOLDOUT_QUALIFIED', 'COMPLETED')).toBe(false);
   });
 });
 

@@ -1,4 +1,5 @@
 /** Progress records as the member workflow sends them, built from the rules' state (for the db and activity tests). */
+import type { CampaignReport } from '../../src/db/report';
 import type { EnrollmentState, EnrollmentTerms } from '../../src/domain/enrollment';
 import { activationWorkflowId } from '../../src/domain/ids';
 import type { ProgressRecord } from '../../src/domain/records';
@@ -23,3 +24,15 @@ export function progressRecord(
     ...over,
   };
 }
+
+/** A report's lift for a campaign without a holdout (the report fixtures of the metrics and CLI tests). */
+export const NO_LIFT: CampaignReport['lift'] = {
+  holdoutPercent: 0,
+  pointsIssued: 0,
+  treatment: { members: 0, activated: 0, rate: null },
+  holdout: { members: 0, activated: 0, rate: null },
+  difference: null,
+  confidenceInterval: null,
+  incrementalActivated: null,
+  pointsPerIncrementalActivation: null,
+};

@@ -44,6 +44,7 @@ describe('the fixtures cover', () => {
         'COMPLETED',
         'CONTINUED_AS_NEW',
         'DISQUALIFIED',
+        'HOLDOUT_QUALIFIED',
         'MANUAL_REVIEW',
         'NOT_ELIGIBLE',
         'RUNNING',

@@ -1,0 +1,104 @@
+/**
+ * A holdout member (issue 13) on the time-skipping test server with the real activities and PostgreSQL: tracked like
+ * any other member, judged by the same rules, never rewarded and never told. And the database's guard for the case
+ * the rules cannot cover: a worker on code that knows no holdout (a rolling deploy) carrying a holdout member's run.
+ */
+import { auditTrail } from '../../src/db/audit';
+import { getEnrollment, insertEnrollment } from '../../src/db/enrollments';
+import { notificationsOf } from '../../src/db/notifications';
+import { scheduleFor } from '../../src/domain/terms';
+import { explanationQuery } from '../../src/workflows/messages';
+import { DAY, HOUR, TERMS, createBench, eventually, type Bench } from './harness';
+
+let bench: Bench;
+beforeAll(async () => {
+  bench = await createBench();
+});
+afterAll(async () => {
+  await bench?.teardown();
+});
+
+const HOLDOUT = { campaign: { ...TERMS, holdoutPercent: 50 }, group: 'HOLDOUT' as const };
+const creditsOf = (memberId: string) => bench.points.credits().filter((c) => c.memberId === memberId);
+const rewardRows = async (memberId: string) =>
+  (await bench.db.query('SELECT status FROM rewards WHERE member_id = $1', [memberId])).rows;
+
+describe('a holdout member', () => {
+  it('who would have qualified ends HOLDOUT_QUALIFIED: same verdict, no reward, no notification', () =>
+    bench.withWorker(async () => {
+      const m = await bench.enroll('holdout-qualified', HOLDOUT);
+      await m.send({ amountCents: 60_000, occurredAt: m.at(HOUR) });
+      expect(await m.view()).toMatchObject({ state: 'GOAL_ACHIEVED', group: 'HOLDOUT', countedCents: 60_000 });
+      const metadata = await m.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toContain('holdout group');
+
+      const result = await m.handle.result();
+      expect(result).toMatchObject({ state: 'HOLDOUT_QUALIFIED', verdict: { outcome: 'ELIGIBLE' } });
+      expect(result.reward).toBeUndefined();
+      expect(creditsOf('holdout-qualified')).toHaveLength(0);
+      expect(await rewardRows('holdout-qualified')).toEqual([]);
+      expect(await notificationsOf(bench.db, TERMS.campaignId, 'holdout-qualified')).toEqual([]);
+
+      const row = await eventually(async () => {
+        const r = await getEnrollment(bench.db, TERMS.campaignId, 'holdout-qualified');
+        return r?.state === 'HOLDOUT_QUALIFIED' && r;
+      });
+      expect(row).toMatchObject({ group: 'HOLDOUT', countedCents: 60_000, verdict: { outcome: 'ELIGIBLE' } });
+      const trail = await auditTrail(bench.db, m.handle.workflowId);
+      expect(trail.find((a) => a.type === 'ENROLLED')?.payload).toMatchObject({ group: 'HOLDOUT' });
+      expect(trail.filter((a) => a.type === 'TRANSITION').map((a) => a.payload.to)).toEqual([
+        'GOAL_ACHIEVED',
+        'CONFIRMING',
+        'HOLDOUT_QUALIFIED',
+      ]);
+      expect(trail.some((a) => a.type === 'NOTIFICATION' || a.type === 'REWARD_ATTEMPT')).toBe(false);
+    }));
+
+  it('who withdraws is disqualified like anyone, and is not told', () =>
+    bench.withWorker(async () => {
+      const m = await bench.enroll('holdout-withdrawer', HOLDOUT);
+      await m.send({ amountCents: 60_000, occurredAt: m.at(HOUR) });
+      await m.send({ kind: 'WITHDRAWAL', channel: 'ATM', amountCents: 1_000, occurredAt: m.at(2 * HOUR) });
+      expect(await m.handle.result()).toMatchObject({ state: 'DISQUALIFIED', verdict: { outcome: 'DISQUALIFIED' } });
+      expect((await m.handle.query(explanationQuery)).verdict?.outcome).toBe('DISQUALIFIED');
+      expect(await notificationsOf(bench.db, TERMS.campaignId, 'holdout-withdrawer')).toEqual([]);
+    }));
+
+  it('below the target is NOT_ELIGIBLE, untold', () =>
+    bench.withWorker(async () => {
+      const m = await bench.enroll('holdout-short', HOLDOUT);
+      await m.send({ amountCents: 10_000, occurredAt: m.at(HOUR) });
+      await bench.env.sleep(30 * DAY + HOUR);
+      expect(await m.handle.result()).toMatchObject({ state: 'NOT_ELIGIBLE' });
+      expect(await notificationsOf(bench.db, TERMS.campaignId, 'holdout-short')).toEqual([]);
+    }));
+});
+
+describe('the database, for code that knows no holdout', () => {
+  it('refuses the reward and drops the notifications of an enrollment whose row says HOLDOUT', () =>
+    bench.withWorker(async () => {
+      // The API wrote the row (HOLDOUT); the run carries no group, as a run on older code would treat the member.
+      const now = new Date(await bench.env.currentTimeMs()).toISOString();
+      await insertEnrollment(bench.db, {
+        campaignId: TERMS.campaignId,
+        memberId: 'holdout-old-code',
+        workflowId: `activation:${TERMS.campaignId}:holdout-old-code`,
+        targetCents: TERMS.targetCents,
+        rewardPoints: TERMS.rewardPoints,
+        schedule: scheduleFor(TERMS, now),
+        group: 'HOLDOUT',
+      });
+      const m = await bench.enroll('holdout-old-code');
+      await m.send({ amountCents: 60_000, occurredAt: m.at(HOUR) });
+      const result = await m.handle.result();
+      expect(result).toMatchObject({ state: 'MANUAL_REVIEW', reward: { status: 'FAILED' } });
+      expect(result.reward?.failure).toContain('holdout');
+      expect(creditsOf('holdout-old-code')).toHaveLength(0);
+      expect(await rewardRows('holdout-old-code')).toEqual([]);
+      expect(await notificationsOf(bench.db, TERMS.campaignId, 'holdout-old-code')).toEqual([]);
+      const trail = await auditTrail(bench.db, m.handle.workflowId);
+      expect(trail.filter((a) => a.type === 'REWARD_ATTEMPT').map((a) => a.payload.outcome)).toEqual([
+        'HOLDOUT_REFUSED',
+      ]);
+    }));
+});
