@@ -550,7 +550,7 @@ export const ReviewList = z.object({ items: z.array(ReviewItem) }).openapi('Revi
 
 const Share = z.number().min(0).max(1).nullable();
 const GroupRate = z.object({
-  members: z.number().int().openapi({ description: 'Decided enrollments of the group (a verdict, not cancelled)' }),
+  members: z.number().int().openapi({ description: 'Ended enrollments of the group (a verdict; opt-outs included)' }),
   activated: z.number().int().openapi({ description: 'Of them, those who reached the target in the window' }),
   rate: Share,
 });

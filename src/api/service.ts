@@ -154,17 +154,14 @@ export function createService(deps: ServiceDeps) {
         ...(campaign.holdoutPercent ? { holdoutPercent: campaign.holdoutPercent } : {}),
       };
       const group = assignGroup(campaignId, memberId, campaign.holdoutPercent);
-      const enrollmentTerms: EnrollmentTerms = {
-        campaign: terms,
-        memberId,
-        schedule,
-        ...(campaign.holdoutPercent ? { group } : {}),
-      };
+      // The snapshot names the group only where there is a holdout (as the terms name the share).
+      const grouped = campaign.holdoutPercent ? { group } : {};
+      const enrollmentTerms: EnrollmentTerms = { campaign: terms, memberId, schedule, ...grouped };
       const input: ActivationInput = {
         campaign: terms,
         memberId,
         schedule,
-        ...(enrollmentTerms.group ? { group: enrollmentTerms.group } : {}),
+        ...grouped,
         rewardRetryForMs: deps.rewardRetryForMs,
         recordedAtEnrollment: true,
         ...(deps.historyEventLimit ? { historyEventLimit: deps.historyEventLimit } : {}),

@@ -3,7 +3,7 @@
  * for both writers: the API, in the transaction that starts the run (lean recording), and the member workflow,
  * whose runs started otherwise record them themselves. Ids and keys are stable, so the two never double.
  */
-import { enrolledPayload, isHoldout, type EnrollmentTerms } from '../domain/enrollment';
+import { enrolledNotificationData, enrolledPayload, isHoldout, type EnrollmentTerms } from '../domain/enrollment';
 import type { AuditEntry, NotificationMessage } from '../domain/records';
 
 /** The audit key of the API's ENROLLED line (a workflow's own lines are keyed by its sequence, `seq:<n>`). */
@@ -19,16 +19,15 @@ export const enrolledNotificationId = (workflowId: string): string => `${workflo
 /** The ENROLLED notification, or none: a holdout member is never told of the campaign. */
 export function enrolledNotifications(workflowId: string, terms: EnrollmentTerms, at: string): NotificationMessage[] {
   if (isHoldout(terms)) return [];
-  const { campaign, schedule, memberId } = terms;
   return [
     {
       id: enrolledNotificationId(workflowId),
       type: 'ENROLLED',
       workflowId,
-      memberId,
-      campaignId: campaign.campaignId,
+      memberId: terms.memberId,
+      campaignId: terms.campaign.campaignId,
       occurredAt: at,
-      data: { ...schedule, targetCents: campaign.targetCents },
+      data: enrolledNotificationData(terms),
     },
   ];
 }
