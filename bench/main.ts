@@ -17,6 +17,7 @@ import { measureOperations, OPERATIONS_DEFAULTS, OPERATIONS_QUICK } from './oper
 import { measureRewards, REWARDS_DEFAULTS, REWARDS_QUICK, type RewardsResult } from './rewards';
 import { measureStore, STORE_DEFAULTS, STORE_QUICK } from './store';
 import { measureVerify, VERIFY_DEFAULTS, VERIFY_QUICK } from './verify';
+import { BACKTEST_DEFAULTS, BACKTEST_QUICK, measureBacktest } from './backtest';
 import {
   KNEE_P99_MS,
   measureTransactions,
@@ -27,9 +28,9 @@ import {
 
 const HELP = `Usage: npm run bench -- [name …] [options]
 
-Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify (default: all, in that order).
---against applies to transactions, enrollments and rewards (store, settlement, operations and verify measure this tree
-only).
+Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify, backtest (default: all, in that
+order). --against applies to transactions, enrollments and rewards (store, settlement, operations, verify and backtest
+measure this tree only).
 
 Options:
   --quick           a smoke run of each benchmark: small sizes, short phases (CI runs this; figures mean little)
@@ -58,6 +59,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   settlement: settlementBenchmark,
   operations: operationsBenchmark,
   verify: verifyBenchmark,
+  backtest: backtestBenchmark,
 };
 
 const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -362,6 +364,72 @@ and every trail replayed through the rules.
     rows,
   );
   say(`verify: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+async function backtestBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? BACKTEST_QUICK : BACKTEST_DEFAULTS;
+  const result = await measureBacktest(trees[0], o);
+  const rows = result.levels.map((l) => [
+    when(at),
+    result.tree.label,
+    run.quick ? 'quick' : 'full',
+    l.enrollments,
+    l.auditLines,
+    l.baseline.perSecond,
+    l.ours.perSecond,
+    ratio(l.ours.perSecond, l.baseline.perSecond) ?? '–',
+    (l.ours.ms / 1000).toFixed(1),
+    `${l.ours.reproduced} / ${l.ours.disagree} (exit ${l.ours.exitCode})`,
+    l.ours.flips,
+    `${l.cliPeakRssMb} / ${l.productPeakRssMb}`,
+    notesOf(run),
+  ]);
+  const file = record(
+    run.out,
+    'backtest',
+    at,
+    {
+      benchmark: 'backtest',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      ...result,
+    },
+    {
+      heading: 'What-if terms (`npm run bench -- backtest`)',
+      intro: `The same store as the verify benchmark's (decided enrollments with the audit trails the rules write), grown to each
+level. At each level, in the same run: the baseline reads the pages the backtest reads (enrollments and the audit
+lines of their facts, 1,000 a page) and replays nothing; ours is the compiled CLI's \`backtest --target 30000\`
+through the API, streamed, every trail replayed under the actual terms and under the what-if.
+
+- **baseline/s** and **ours/s**: enrollments per second over the whole campaign; **×**: ours / baseline;
+  **s**: the whole backtest, seconds (the target: 100k within a minute).
+- **reproduced / not**: recorded verdicts the replay under the actual terms reached, and missed (must be 0).
+- **flips**: verdicts the lower target changes.
+- **peak RSS MB CLI / product**: the CLI's peak resident memory, and the product process's (API and worker, one
+  process) during the backtest: flat across levels is the point.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'enrollments',
+        'audit lines',
+        'baseline/s',
+        'ours/s',
+        '×',
+        's',
+        'reproduced / not',
+        'flips',
+        'peak RSS MB CLI / product',
+        'notes',
+      ],
+    },
+    rows,
+  );
+  say(`backtest: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 /** The settlement benchmark is its own program (`npm run bench:settlement`, with more options): run it as such. */

@@ -6,7 +6,8 @@ import type { MemberView } from '../domain/view';
 import type { Logger } from '../logger';
 import { httpServerSpans } from '../telemetry/http';
 import { RETRY_AFTER_SECONDS } from './dependencies';
-import { ApiError, errorHandler, parse, unknownRoute } from './errors';
+import { BacktestAborted } from './backtest';
+import { ApiError, errorBody, errorHandler, logFailure, parse, toApiError, unknownRoute } from './errors';
 import { createHttpMetrics, registerCampaignGauges, registerDependencyGauge } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import * as s from './schemas';
@@ -21,6 +22,11 @@ export interface AppDeps {
   /** REPORT_METRICS_MAX_AGE: how old the campaign figures on /metrics may get (default 30 s). */
   reportMetricsMaxAgeMs?: number;
 }
+
+/** The backtest's streamed answer: a JSON object a line (progress, then the result). */
+const NDJSON = 'application/x-ndjson';
+/** How often a streamed backtest reports progress at most. */
+const PROGRESS_EVERY_MS = 250;
 
 /** JSON bodies only, up to 1 MiB (settlement files have their own route). */
 const JSON_LIMIT = '1mb';
@@ -139,6 +145,46 @@ export function createApp({
     const { campaignId } = parse(s.CampaignPath, req.params, 'path');
     const query = parse(s.ProofsQuery, req.query, 'query');
     res.json(await service.proveCampaign(campaignId, query));
+  });
+
+  app.post('/v1/campaigns/:campaignId/backtest', async (req, res) => {
+    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+    const body = parse(s.BacktestBody, req.body ?? {}, 'body');
+    // A caller that hangs up stops the replay at the next page.
+    const abandoned = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abandoned.abort();
+    });
+    const streamed = req.accepts(['application/json', NDJSON]) === NDJSON;
+    try {
+      if (!streamed) {
+        res.json(await service.backtest(campaignId, body, { signal: abandoned.signal }));
+        return;
+      }
+      const frame = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
+      let last = { at: 0, done: -1 };
+      const result = await service.backtest(campaignId, body, {
+        signal: abandoned.signal,
+        onProgress: (progress) => {
+          // The first progress comes once the campaign is found and counted: the answer is 200 from here on.
+          if (!res.headersSent) res.status(200).type(NDJSON);
+          const now = Date.now();
+          const due = last.done < 0 || progress.done === progress.total || now - last.at >= PROGRESS_EVERY_MS;
+          if (due && progress.done !== last.done) {
+            last = { at: now, done: progress.done };
+            frame({ progress });
+          }
+        },
+      });
+      frame({ result });
+      res.end();
+    } catch (err) {
+      if (err instanceof BacktestAborted) return;
+      if (!res.headersSent) throw err;
+      // Under way: the failure is the stream's last line, in the contract's error shape.
+      logFailure(logger, err, toApiError(err), req);
+      res.end(`${JSON.stringify(errorBody(err))}\n`);
+    }
   });
 
   app.post('/v1/campaigns/:campaignId/members/:memberId/cancel', async (req, res) => {

@@ -41,12 +41,21 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, next) => {
     if (res.headersSent) return next(err);
     const e = toApiError(err);
-    if (e.status === 503) {
-      log.warn({ err, method: req.method, path: req.path }, e.message);
-      res.set('Retry-After', String(RETRY_AFTER_SECONDS));
-    } else if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
-    res.status(e.status).json({ error: { code: e.code, message: e.message, details: e.details ?? [] } });
+    logFailure(log, err, e, req);
+    if (e.status === 503 || e.status === 429) res.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    res.status(e.status).json(errorBody(e));
   };
+}
+
+/** The contract's error body of any failure (an answer already under way reports its failure in this shape too). */
+export const errorBody = (err: unknown): { error: { code: string; message: string; details: unknown[] } } => {
+  const e = toApiError(err);
+  return { error: { code: e.code, message: e.message, details: e.details ?? [] } };
+};
+
+export function logFailure(log: Logger, err: unknown, e: ApiError, req: { method: string; path: string }): void {
+  if (e.status === 503) log.warn({ err, method: req.method, path: req.path }, e.message);
+  else if (e.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed');
 }
 
 export const serviceUnavailable = (dependency: string): ApiError =>
@@ -54,7 +63,7 @@ export const serviceUnavailable = (dependency: string): ApiError =>
     { dependency },
   ]);
 
-function toApiError(err: unknown): ApiError {
+export function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   const dependency = unavailableDependency(err);
   if (dependency) return serviceUnavailable(dependency);

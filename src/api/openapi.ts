@@ -237,6 +237,39 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
   });
   r.registerPath({
     method: 'post',
+    path: '/v1/campaigns/{campaignId}/backtest',
+    operationId: 'backtestCampaign',
+    tags: ['campaigns'],
+    summary: "What-if terms: the campaign's recorded enrollments replayed under other terms, beside what happened",
+    description:
+      'Each decided enrollment (all of them with includeOpen) is replayed from its audit trail: the news it heard, when ' +
+      'it heard it, its moved deadlines and opt-out, through the same rules that decided its real verdict, once under ' +
+      "the campaign's terms (which must reach the recorded verdict: reproduction) and once under the terms given. " +
+      'The answer counts the verdicts of both, the points each would cost, the members whose verdict flips (counts and ' +
+      'a sample) and the lift of each. Nothing is changed, nobody is rewarded. It replays what members did: it cannot ' +
+      'know how they would have behaved under other terms. With Accept: application/x-ndjson the answer streams a ' +
+      'progress line per page, then the result (the CLI shows a progress bar from it); a large campaign should be ' +
+      'asked so, as the plain JSON answer comes only at the end.',
+    // No body at all replays the actual terms alone: the reproduction check.
+    request: { params: s.CampaignPath, body: { ...jsonBody(s.BacktestBody), required: false } },
+    responses: {
+      200: {
+        description: 'The comparison (or, streamed, progress lines and then it)',
+        content: {
+          'application/json': { schema: s.BacktestResponse },
+          'application/x-ndjson': { schema: s.BacktestFrame },
+        },
+      },
+      ...jsonBodyErrors,
+      ...notFound('unknown campaign'),
+      429: error('BACKTEST_BUSY: as many backtests as this API instance runs at once are running', {
+        headers: retryAfter,
+      }),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'post',
     path: '/v1/campaigns/{campaignId}/members/{memberId}/cancel',
     operationId: 'cancelEnrollment',
     tags: ['enrollments'],

@@ -86,12 +86,16 @@ const Cents = z
 export const CampaignPath = z.object({ campaignId: CampaignId });
 export const MemberPath = z.object({ campaignId: CampaignId, memberId: MemberId });
 
+const RewardPoints = z.number().int().positive().max(2_147_483_647).openapi({ example: 2000 });
+const WindowDuration = Duration('window', windowProblem, 'P30D', `Longer than zero, at most ${MAX_WINDOW}`);
+const GraceDuration = Duration('grace', graceProblem, 'PT48H', `Zero to ${MAX_GRACE}`);
+
 export const CampaignTermsBody = z
   .strictObject({
     targetCents: Cents.openapi({ example: 50000 }),
-    rewardPoints: z.number().int().positive().max(2_147_483_647).openapi({ example: 2000 }),
-    window: Duration('window', windowProblem, 'P30D', `Longer than zero, at most ${MAX_WINDOW}`).default('P30D'),
-    grace: Duration('grace', graceProblem, 'PT48H', `Zero to ${MAX_GRACE}`).default('PT48H'),
+    rewardPoints: RewardPoints,
+    window: WindowDuration.default('P30D'),
+    grace: GraceDuration.default('PT48H'),
     currency: z.literal('AUD').default('AUD'),
     holdoutPercent: z
       .number()
@@ -610,6 +614,84 @@ export const CampaignReportResponse = z
   })
   .openapi('CampaignReport');
 
+export const BacktestBody = z
+  .strictObject({
+    targetCents: Cents.optional().openapi({ example: 30000 }),
+    rewardPoints: RewardPoints.optional(),
+    window: WindowDuration.optional(),
+    grace: GraceDuration.optional(),
+    includeOpen: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          'Also the enrollments without a verdict yet: their outcome is projected on what they have heard so far ' +
+          "(counted in each side's projected)",
+      }),
+  })
+  .openapi('BacktestRequest', {
+    description: "The terms to try; an omitted one is the campaign's own. No term at all replays the actual terms.",
+  });
+
+const VerdictOutcomeEnum = z.enum(['ELIGIBLE', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED']);
+const BacktestTerms = z.object({
+  targetCents: z.number().int(),
+  rewardPoints: z.number().int(),
+  window: z.string(),
+  grace: z.string(),
+});
+const BacktestLift = LiftResponse.omit({ holdoutPercent: true, pointsIssued: true });
+const BacktestSide = z.object({
+  outcomes: z.record(VerdictOutcomeEnum, z.number().int()).openapi({ description: 'Enrollments per verdict outcome' }),
+  projected: z
+    .number()
+    .int()
+    .openapi({ description: 'Of them, outcomes that are projections: the evaluatesAt of these terms is still ahead' }),
+  rewards: z.number().int().openapi({ description: 'Treated members with an ELIGIBLE outcome: each is credited' }),
+  holdoutQualified: z.number().int().openapi({ description: 'Holdout members with an ELIGIBLE outcome (never paid)' }),
+  pointsCost: z.number().int().openapi({ description: 'rewards × rewardPoints' }),
+  lift: BacktestLift,
+});
+export const BacktestResponse = z
+  .object({
+    campaignId: CampaignId,
+    generatedAt: Timestamp,
+    includeOpen: z.boolean(),
+    terms: z.object({ actual: BacktestTerms, whatIf: BacktestTerms }),
+    enrollments: z.number().int().openapi({ description: 'Enrollments replayed' }),
+    actual: BacktestSide.extend({
+      pointsIssued: z.number().int().openapi({ description: 'Points actually credited so far' }),
+    }).openapi({ description: 'The recorded verdicts (open enrollments: projected under the actual terms)' }),
+    whatIf: BacktestSide.openapi({ description: 'The same enrollments under the what-if terms' }),
+    flips: z.object({
+      total: z.number().int(),
+      byChange: z.array(z.object({ from: VerdictOutcomeEnum, to: VerdictOutcomeEnum, count: z.number().int() })),
+      sample: z.array(
+        z.object({
+          memberId: MemberId,
+          group: Group,
+          from: VerdictOutcomeEnum,
+          to: VerdictOutcomeEnum,
+          countedCents: z.object({ actual: z.number().int(), whatIf: z.number().int() }),
+          reason: z.string(),
+        }),
+      ),
+    }),
+    reproduction: z
+      .object({
+        checked: z.number().int(),
+        agree: z.number().int(),
+        disagree: z.number().int(),
+        sample: z.array(z.object({ memberId: MemberId, problem: z.string() })),
+      })
+      .openapi({
+        description:
+          'The same replay under the actual terms, held against every recorded verdict: disagree should be 0 ' +
+          '(the proof, GET …/proof, says why for a member that is not)',
+      }),
+    durationMs: z.number().int(),
+  })
+  .openapi('Backtest');
 /** The gateway's word on who is calling; recorded with opt-outs, resolutions and settlement files, never checked. */
 export const CallerId = z
   .string()
@@ -631,13 +713,25 @@ export const ErrorResponse = z
         description:
           'SCREAMING_SNAKE: VALIDATION_FAILED, INVALID_JSON, INVALID_SETTLEMENT_FILE, BAD_REQUEST, NOT_FOUND, ' +
           'CAMPAIGN_TERMS_IMMUTABLE, ALREADY_DECIDED, WINDOW_CLOSED, EXTENSION_LIMIT, REVIEW_ALREADY_RESOLVED, PAYLOAD_TOO_LARGE, ' +
-          'UNSUPPORTED_MEDIA_TYPE, IDEMPOTENCY_KEY_REUSED, SERVICE_UNAVAILABLE',
+          'UNSUPPORTED_MEDIA_TYPE, IDEMPOTENCY_KEY_REUSED, BACKTEST_BUSY, SERVICE_UNAVAILABLE',
       }),
       message: z.string().openapi({ description: 'For people; do not parse it' }),
       details: z.array(z.unknown()).openapi({ description: 'For VALIDATION_FAILED: the issues, each with its path' }),
     }),
   })
   .openapi('Error');
+
+export const BacktestFrame = z
+  .union([
+    z.object({ progress: z.object({ done: z.number().int(), total: z.number().int() }) }),
+    z.object({ result: BacktestResponse }),
+    ErrorResponse,
+  ])
+  .openapi('BacktestFrame', {
+    description:
+      'One line of the application/x-ndjson answer: progress lines as pages are replayed, then the result, or an ' +
+      'error if the backtest could not finish',
+  });
 
 export type CampaignTermsInput = z.infer<typeof CampaignTermsBody>;
 export type TransactionInput = z.infer<typeof TransactionBody>;

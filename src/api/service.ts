@@ -24,6 +24,7 @@ import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlemen
 import type { settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
 import { proveEnrollments, summary, type Proof } from './proofs';
+import { runBacktest, type BacktestProgress, type BacktestReport, type BacktestRequest } from './backtest';
 import {
   countDecided,
   decidedEnrollments,
@@ -60,6 +61,12 @@ import { TEMPORAL_CALL_DEADLINE_MS } from './dependencies';
 import { ApiError, notFound } from './errors';
 import type { TransactionInput } from './schemas';
 
+/**
+ * Backtests one API process runs at once: each reads a campaign's whole history, and a few at a time would take the
+ * database's attention from the members. One more is answered 429 BACKTEST_BUSY with Retry-After.
+ */
+export const MAX_CONCURRENT_BACKTESTS = 2;
+
 /** Readiness checks answer within this, below the probes' timeouts (deploy/k8s: 3 s). */
 const READY_TIMEOUT_MS = 2_000;
 
@@ -94,6 +101,7 @@ function scheduleRefused(code: string, message: string | undefined, state: strin
 
 export function createService(deps: ServiceDeps) {
   const { db, temporal } = deps;
+  let backtests = 0;
   /** Every Temporal call of the API has a deadline: a frontend that is away costs a caller seconds, not minutes. */
   const call = <T>(fn: () => Promise<T>): Promise<T> =>
     temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, fn);
@@ -263,6 +271,31 @@ export function createService(deps: ServiceDeps) {
         items,
         ...(enrollments.length === page.limit ? { next: enrollments[enrollments.length - 1].memberId } : {}),
       };
+    },
+
+    /**
+     * The campaign's recorded enrollments replayed under other terms, beside what actually happened (api/backtest.ts).
+     * Read-only; `onProgress` hears each page; `signal` stops it between pages.
+     */
+    async backtest(
+      campaignId: string,
+      request: BacktestRequest,
+      opts: { signal?: AbortSignal; onProgress?: (p: BacktestProgress) => void } = {},
+    ): Promise<BacktestReport> {
+      const campaign = await requireCampaign(campaignId);
+      if (backtests >= MAX_CONCURRENT_BACKTESTS) {
+        throw new ApiError(
+          429,
+          'BACKTEST_BUSY',
+          `${MAX_CONCURRENT_BACKTESTS} backtests are running on this API instance; try again when one has finished`,
+        );
+      }
+      backtests += 1;
+      try {
+        return await runBacktest(db, campaign, request, opts);
+      } finally {
+        backtests -= 1;
+      }
     },
 
     /** Opt-out before the verdict. The workflow decides (an update), so a race with the verdict is settled there. */

@@ -59,7 +59,17 @@ export type Command =
   | { name: 'reviews'; state?: ReviewState }
   | { name: 'resolve'; reviewId: string; action: ReviewAction; note: string }
   | { name: 'report'; campaignId: string }
-  | { name: 'verify'; campaignId: string; pageSize: number };
+  | { name: 'verify'; campaignId: string; pageSize: number }
+  | { name: 'backtest'; campaignId: string; request: BacktestRequest };
+
+/** What `backtest` sends as POST /v1/campaigns/{c}/backtest (the API validates it again). */
+export interface BacktestRequest {
+  targetCents?: number;
+  rewardPoints?: number;
+  window?: string;
+  grace?: string;
+  includeOpen?: boolean;
+}
 
 export type CommandName = Command['name'];
 
@@ -325,6 +335,49 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
         return `--page must be a whole number from 1 to ${MAX_VERIFY_PAGE}, not "${given}"`;
       }
       return { name: 'verify', campaignId, pageSize };
+    },
+  },
+  backtest: {
+    synopsis: 'backtest <campaignId> [--target CENTS] [--window D] [--grace D] [--points N] [--include-open]',
+    summary: "what-if terms: the campaign's recorded enrollments replayed under other terms, beside what happened",
+    details: [
+      'Replays every decided enrollment (with --include-open, every enrollment) from its audit trail through the',
+      "same rules that decided its verdict, once under the campaign's terms and once under the terms given (an",
+      "omitted one is the campaign's own), with a progress bar on stderr. Prints the verdicts, rewards and points of",
+      'both side by side, the members whose verdict would flip, and whether the replay reached every recorded',
+      'verdict. Nothing changes and nobody is rewarded. It replays what members did, not what they might have done.',
+    ],
+    positionals: ['campaignId'],
+    options: {
+      target: { type: 'string', value: 'CENTS', help: 'target in integer cents (30000 is A$300.00)' },
+      window: { type: 'string', value: 'D', help: 'window, an ISO-8601 duration (P30D)' },
+      grace: { type: 'string', value: 'D', help: 'grace period, an ISO-8601 duration (PT48H)' },
+      points: { type: 'string', value: 'N', help: 'reward in points' },
+      'include-open': {
+        type: 'boolean',
+        help: 'also the enrollments without a verdict (projected on what they heard)',
+      },
+    },
+    build: ([campaignId], values) => {
+      const request: BacktestRequest = {};
+      for (const [option, field] of [
+        ['target', 'targetCents'],
+        ['points', 'rewardPoints'],
+      ] as const) {
+        const given = str(values, option);
+        if (given === undefined) continue;
+        const n = Number(given);
+        if (!/^\d+$/.test(given) || !Number.isSafeInteger(n) || n < 1) {
+          return `--${option} must be a whole number above 0, not "${given}"`;
+        }
+        request[field] = n;
+      }
+      const window = str(values, 'window');
+      const grace = str(values, 'grace');
+      if (window !== undefined) request.window = window;
+      if (grace !== undefined) request.grace = grace;
+      if (values['include-open'] === true) request.includeOpen = true;
+      return { name: 'backtest', campaignId, request };
     },
   },
   report: {

@@ -26,6 +26,11 @@ export interface ApiClient {
   postJson<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<Answer<T>>;
   /** Streams `body` as `text/csv`: it is read as the request is sent, never held whole. */
   postCsv<T>(path: string, body: AsyncIterable<Uint8Array>, headers?: Record<string, string>): Promise<Answer<T>>;
+  /**
+   * Asks for `application/x-ndjson` and hands each line of a 2xx answer to `onLine` as it arrives (an error answer
+   * throws as usual). `idleTimeoutMs`: the longest silence between lines.
+   */
+  postJsonLines(path: string, body: unknown, onLine: (line: unknown) => void): Promise<void>;
 }
 
 /** Encodes one path segment (ids come from the operator's command line). */
@@ -39,6 +44,8 @@ interface RawAnswer {
 
 interface RawRequest {
   method: 'GET' | 'POST';
+  /** A 2xx answer's lines as they arrive (application/x-ndjson); the answer's text is then empty. */
+  onLine?: (line: string) => void;
   headers: Record<string, string>;
   body?: string | AsyncIterable<Uint8Array>;
   /** Longest silence on the socket before giving up. */
@@ -62,6 +69,31 @@ function send(url: URL, req: RawRequest): Promise<RawAnswer> {
     request.once('error', reject);
     request.once('response', (res) => {
       const chunks: Buffer[] = [];
+      const status = res.statusCode ?? 0;
+      if (req.onLine && status >= 200 && status < 300) {
+        let partial = '';
+        res.setEncoding('utf8');
+        const take = (lines: string[]): boolean => {
+          try {
+            for (const line of lines) if (line.trim() !== '') req.onLine!(line);
+            return true;
+          } catch (err) {
+            request.destroy();
+            reject(err);
+            return false;
+          }
+        };
+        res.on('data', (c: string) => {
+          const lines = (partial + c).split('\n');
+          partial = lines.pop() ?? '';
+          take(lines);
+        });
+        res.once('error', reject);
+        res.once('end', () => {
+          if (take([partial])) resolve({ status, contentType: res.headers['content-type'], text: '' });
+        });
+        return;
+      }
       res.on('data', (c: Buffer) => chunks.push(c));
       res.once('error', reject);
       res.once('end', () =>
@@ -91,6 +123,8 @@ export function createClient(baseUrl: string, interrupt: AbortSignal = new Abort
       raw = await send(new URL(url), { ...req, signal: interrupt });
     } catch (err) {
       if (interrupt.aborted) throw new InterruptedError(`interrupted: ${req.method} ${path} was cancelled`);
+      // A streamed answer's line that is not what it should be: something answered, just not as the API does.
+      if (err instanceof UnexpectedResponseError) throw err;
       throw new UnreachableError(baseUrl, networkReason(err));
     }
     return readAnswer<T>(url, raw);
@@ -112,6 +146,24 @@ export function createClient(baseUrl: string, interrupt: AbortSignal = new Abort
         headers: { Accept: 'application/json', 'Content-Type': 'application/json', ...headers },
         body: JSON.stringify(body),
         idleTimeoutMs: REQUEST_TIMEOUT_MS,
+      });
+    },
+    async postJsonLines(path: string, body: unknown, onLine: (line: unknown) => void) {
+      const url = `${baseUrl}${path}`;
+      await call<undefined>(path, {
+        method: 'POST',
+        headers: { Accept: 'application/x-ndjson', 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+        idleTimeoutMs: REQUEST_TIMEOUT_MS,
+        onLine: (line) => {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(line);
+          } catch {
+            throw new UnexpectedResponseError(url, 200, 'a line of the stream is not JSON');
+          }
+          onLine(parsed);
+        },
       });
     },
     postCsv<T>(path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}) {

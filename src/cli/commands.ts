@@ -4,9 +4,9 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command, Invocation } from './args';
+import type { BacktestRequest, Command, Invocation } from './args';
 import { segment, type ApiClient } from './client';
-import { CliUsageError, InterruptedError } from './errors';
+import { ApiCallError, CliUsageError, InterruptedError } from './errors';
 import {
   formatAccepted,
   formatCampaignReport,
@@ -21,6 +21,8 @@ import {
   type OperationDryRun,
   type OperationReport,
   formatVerification,
+  formatBacktest,
+  type Backtest,
   type ProofPage,
   type Verification,
   type ReviewItem,
@@ -90,6 +92,8 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
     }
     case 'verify':
       return verify(ctx, cmd.campaignId, cmd.pageSize);
+    case 'backtest':
+      return backtest(ctx, cmd.campaignId, cmd.request);
     case 'report':
       return show(
         ctx,
@@ -383,4 +387,52 @@ async function verify(ctx: Ctx, campaignId: string, pageSize: number): Promise<n
   }
   print(ctx, v, formatVerification);
   return v.divergent + v.brokenChains > 0 ? 1 : 0;
+}
+
+type BacktestFrame =
+  | { progress: { done: number; total: number } }
+  | { result: Backtest }
+  | { error: { code: string; message: string; details?: unknown[] } };
+
+/**
+ * Asks for the backtest as a stream: a progress line per page (the bar on stderr), then the result. Ctrl-C hangs up,
+ * which stops the replay on the server too. Exit 1 when the replay did not reach every recorded verdict.
+ */
+async function backtest(ctx: Ctx, campaignId: string, request: BacktestRequest): Promise<number> {
+  const display = new ProgressDisplay(ctx.io.err);
+  const meter = new ProgressMeter();
+  let result: Backtest | undefined;
+  let failure: BacktestFrame | undefined;
+  let done = 0;
+  try {
+    await ctx.client.postJsonLines(`/v1/campaigns/${segment(campaignId)}/backtest`, request, (line) => {
+      const frame = line as BacktestFrame;
+      if ('progress' in frame) {
+        done = frame.progress.done;
+        meter.record(done, ctx.io.err.now());
+        display.update({
+          label: 'backtesting',
+          done,
+          total: frame.progress.total,
+          unit: ENROLLMENTS,
+          rate: meter.rate(),
+          eta: meter.eta(frame.progress.total),
+        });
+      } else if ('result' in frame) result = frame.result;
+      else failure = frame;
+    });
+  } catch (err) {
+    if (err instanceof InterruptedError) {
+      throw new InterruptedError(`stopped backtesting ${campaignId} after ${done.toLocaleString('en-AU')} enrollments`);
+    }
+    throw err;
+  } finally {
+    display.finish();
+  }
+  if (failure && 'error' in failure) {
+    throw new ApiCallError(200, { details: [], ...failure.error }, failure);
+  }
+  if (!result) throw new Error('the backtest stream ended without a result');
+  print(ctx, result, formatBacktest);
+  return result.reproduction.disagree > 0 ? 1 : 0;
 }

@@ -354,3 +354,96 @@ export function formatVerification(v: Verification): string {
   lines.push('', 'See one in full: GET /v1/campaigns/{campaignId}/members/{memberId}/proof');
   return lines.join('\n');
 }
+
+export type Backtest = z.infer<typeof s.BacktestResponse>;
+type BacktestSide = Backtest['whatIf'];
+
+const OUTCOME_LABELS = [
+  ['ELIGIBLE', 'eligible'],
+  ['NOT_ELIGIBLE', 'not eligible'],
+  ['DISQUALIFIED', 'disqualified'],
+  ['CANCELLED', 'cancelled'],
+] as const;
+
+/** `+1,234` / `-56` after a what-if figure that differs from the actual one. */
+const change = (actual: number, whatIf: number, show: (n: number) => string = count): string =>
+  whatIf === actual
+    ? show(whatIf)
+    : `${show(whatIf)} (${whatIf > actual ? '+' : '-'}${show(Math.abs(whatIf - actual))})`;
+
+const activation = (side: BacktestSide, group: 'treatment' | 'holdout'): string => {
+  const g = side.lift[group];
+  return `${formatShare(g.rate)} (${count(g.activated)} of ${count(g.members)})`;
+};
+
+/** What `backtest` prints: the actual terms and the what-if's side by side, the flips, and the reproduction. */
+export function formatBacktest(b: Backtest): string {
+  const { actual: a, whatIf: w } = b;
+  const [ta, tw] = [b.terms.actual, b.terms.whatIf];
+  const holdout = a.lift.holdout.members + w.lift.holdout.members + a.holdoutQualified + w.holdoutQualified > 0;
+  const body: string[][] = [
+    ['  target', formatCents(ta.targetCents), formatCents(tw.targetCents)],
+    ['  window', ta.window, tw.window],
+    ['  grace', ta.grace, tw.grace],
+    ['  reward', `${count(ta.rewardPoints)} points`, `${count(tw.rewardPoints)} points`],
+    ...OUTCOME_LABELS.map(([k, label]) => [`  ${label}`, count(a.outcomes[k]), change(a.outcomes[k], w.outcomes[k])]),
+    ...(a.projected + w.projected > 0 ? [['  of them projected', count(a.projected), count(w.projected)]] : []),
+    ['  rewards', count(a.rewards), change(a.rewards, w.rewards)],
+    ...(holdout
+      ? [['  holdout qualified', count(a.holdoutQualified), change(a.holdoutQualified, w.holdoutQualified)]]
+      : []),
+    ['  points cost', count(a.pointsCost), change(a.pointsCost, w.pointsCost)],
+    ['  points issued', count(a.pointsIssued), ''],
+    ...(holdout
+      ? [
+          ['  activation, treated', activation(a, 'treatment'), activation(w, 'treatment')],
+          ['  activation, holdout', activation(a, 'holdout'), activation(w, 'holdout')],
+          [
+            '  lift',
+            a.lift.difference === null ? 'n/a' : `${(a.lift.difference * 100).toFixed(1)} pp`,
+            w.lift.difference === null ? 'n/a' : `${(w.lift.difference * 100).toFixed(1)} pp`,
+          ],
+        ]
+      : []),
+  ];
+  const what = b.includeOpen ? 'enrollment' : 'decided enrollment';
+  const lines = [
+    `Backtest of campaign ${b.campaignId}: ${plural(b.enrollments, what)} replayed under both terms ` +
+      `(${(b.durationMs / 1000).toFixed(1)} s)`,
+    ...formatTable(['', 'ACTUAL', 'WHAT-IF'], body),
+    '',
+  ];
+  if (b.flips.total === 0) lines.push('No verdict would change.');
+  else {
+    lines.push(
+      `Verdicts that would change: ${count(b.flips.total)}`,
+      ...b.flips.byChange.map((c) => `  ${c.from} → ${c.to}  ${count(c.count)}`),
+      '',
+      ...formatTable(
+        ['  MEMBER', 'GROUP', 'CHANGE', 'COUNTED', 'WHAT-IF VERDICT'],
+        b.flips.sample.map((f) => [
+          `  ${f.memberId}`,
+          f.group,
+          `${f.from} → ${f.to}`,
+          f.countedCents.actual === f.countedCents.whatIf
+            ? formatCents(f.countedCents.whatIf)
+            : `${formatCents(f.countedCents.actual)} → ${formatCents(f.countedCents.whatIf)}`,
+          f.reason,
+        ]),
+      ),
+    );
+    if (b.flips.sample.length < b.flips.total) {
+      lines.push(`  (a sample: at most 10 members of each change)`);
+    }
+  }
+  const r = b.reproduction;
+  lines.push(
+    '',
+    r.disagree === 0
+      ? `Reproduced: under the actual terms the replay reaches all ${count(r.checked)} recorded verdicts.`
+      : `NOT reproduced: under the actual terms the replay misses ${count(r.disagree)} of ${count(r.checked)} ` +
+          'recorded verdicts (see GET …/members/{memberId}/proof):',
+    ...r.sample.map((x) => `  ${x.memberId}: ${x.problem}`),
+  );
+  return lines.join('\n');
+}

@@ -34,7 +34,16 @@ it('runs every benchmark and records each one’s figures', async () => {
   if (code !== 0) throw new Error(`npm run bench -- --quick exited ${code}:\n${log.slice(-6000)}`);
 
   const files = readdirSync(out);
-  for (const name of ['transactions', 'enrollments', 'store', 'rewards', 'settlement', 'operations']) {
+  for (const name of [
+    'transactions',
+    'enrollments',
+    'store',
+    'rewards',
+    'settlement',
+    'operations',
+    'verify',
+    'backtest',
+  ]) {
     const json = files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
     expect({ name, json: Boolean(json) }).toEqual({ name, json: true });
     const result = JSON.parse(readFileSync(path.join(out, json!), 'utf8')) as { benchmark?: string };
@@ -48,6 +57,8 @@ it('runs every benchmark and records each one’s figures', async () => {
     'Reward burst',
     'Settlement',
     'Bulk operations',
+    'Proving verdicts',
+    'What-if terms',
   ]) {
     expect(readme).toContain(`## ${heading}`);
   }
@@ -89,5 +100,18 @@ it('runs every benchmark and records each one’s figures', async () => {
   );
   expect(ops.trees[0].ours).toMatchObject({ changed: ops.parameters.members, changedTwice: 0, failed: 0 });
   expect(ops.trees[0].ours.changedOnce).toBe(ops.parameters.members);
+  // Every verdict reproduced by the backtest's replay under the actual terms, at every level.
+  const backtest = JSON.parse(
+    readFileSync(
+      path.join(
+        out,
+        files.find((f) => f.startsWith('backtest-'))!,
+      ),
+      'utf8',
+    ),
+  );
+  for (const level of backtest.levels) {
+    expect(level.ours).toMatchObject({ reproduced: level.enrollments, disagree: 0, exitCode: 0 });
+  }
   expect(existsSync(path.join(root, 'bench', 'results', 'README.md'))).toBe(true);
 });

@@ -31,6 +31,7 @@ function scripted(pages: ProofPage[], hangOn?: number) {
     },
     postJson: () => Promise.reject(new Error('not used')),
     postCsv: () => Promise.reject(new Error('not used')),
+    postJsonLines: () => Promise.reject(new Error('not used')),
   };
   let out = '';
   let err = '';

@@ -1,64 +1,9 @@
 import fc from 'fast-check';
-import {
-  apply,
-  cancel,
-  changeSchedule,
-  enroll,
-  evaluate,
-  initialEnrollment,
-  rewardOutcome,
-  scheduleOf,
-  windowEnded,
-  type EnrollmentState,
-  type EnrollmentTerms,
-  type Step,
-} from '../../src/domain/enrollment';
+import { cancel, changeSchedule, scheduleOf, type EnrollmentTerms } from '../../src/domain/enrollment';
 import { replayTrail, outcomeProblem, type TrailLine } from '../../src/domain/proof';
-import { hasVerdict, type TransactionEvent } from '../../src/domain/model';
+import type { TransactionEvent } from '../../src/domain/model';
 import { day, load, settlementOf, terms, withdrawal } from './fixtures';
-
-const defaultTerms = terms;
-
-/** A member workflow in miniature: the reducer's steps, their lines numbered and dated as the recorder does. */
-class Life {
-  e: EnrollmentState = initialEnrollment();
-  lines: TrailLine[] = [];
-  constructor(readonly terms: EnrollmentTerms = defaultTerms) {
-    this.record(enroll(terms, this.e, terms.schedule.enrolledAt), terms.schedule.enrolledAt);
-  }
-  record(step: Step<unknown>, at: string): this {
-    this.e = step.enrollment;
-    for (const a of step.audit) {
-      const position = this.lines.length + 1;
-      this.lines.push({
-        position,
-        key: `seq:${position}`,
-        type: a.type,
-        source: a.source,
-        occurredAt: at,
-        payload: a.payload,
-      });
-    }
-    return this;
-  }
-  news(ev: TransactionEvent, at = ev.receivedAt): this {
-    return this.record(apply(this.terms, this.e, ev, at), at);
-  }
-  /** The timers: the window's end, then the verdict. */
-  deadlines(): this {
-    const s = scheduleOf(this.terms, this.e);
-    if (!hasVerdict(this.e.state)) this.record(windowEnded(this.terms, this.e, s.windowEndsAt), s.windowEndsAt);
-    if (!hasVerdict(this.e.state)) this.record(evaluate(this.terms, this.e, s.evaluatesAt), s.evaluatesAt);
-    return this;
-  }
-  rewarded(): this {
-    const at = scheduleOf(this.terms, this.e).evaluatesAt;
-    return this.record(
-      rewardOutcome(this.terms, this.e, { status: 'ISSUED', creditId: 'cr-1', issuedAt: at, alreadyIssued: false }, at),
-      at,
-    );
-  }
-}
+import { Life } from './life';
 
 const edited = (lines: TrailLine[], position: number, payload: Record<string, unknown>): TrailLine[] =>
   lines.map((l) => (l.position === position ? { ...l, payload: { ...l.payload, ...payload } } : l));
