@@ -18,6 +18,7 @@ import { measureRewards, REWARDS_DEFAULTS, REWARDS_QUICK, type RewardsResult } f
 import { measureStore, STORE_DEFAULTS, STORE_QUICK } from './store';
 import { measureVerify, VERIFY_DEFAULTS, VERIFY_QUICK } from './verify';
 import { BACKTEST_DEFAULTS, BACKTEST_QUICK, measureBacktest } from './backtest';
+import { LIVE_DEFAULTS, LIVE_QUICK, measureLive } from './live';
 import {
   KNEE_P99_MS,
   measureTransactions,
@@ -28,9 +29,8 @@ import {
 
 const HELP = `Usage: npm run bench -- [name …] [options]
 
-Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify, backtest (default: all, in that
-order). --against applies to transactions, enrollments and rewards (store, settlement, operations, verify and backtest
-measure this tree only).
+Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify, backtest, live (default: all, in
+that order). --against applies to transactions, enrollments and rewards (the others measure this tree only).
 
 Options:
   --quick           a smoke run of each benchmark: small sizes, short phases (CI runs this; figures mean little)
@@ -60,6 +60,7 @@ const BENCHMARKS: Record<string, Benchmark> = {
   operations: operationsBenchmark,
   verify: verifyBenchmark,
   backtest: backtestBenchmark,
+  live: liveBenchmark,
 };
 
 const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -430,6 +431,72 @@ through the API, streamed, every trail replayed under the actual terms and under
     rows,
   );
   say(`backtest: wrote ${path.relative(repoRoot(), file)}`);
+}
+
+async function liveBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? LIVE_QUICK : LIVE_DEFAULTS;
+  const r = await measureLive(trees[0], o);
+  const row = [
+    when(at),
+    r.tree.label,
+    run.quick ? 'quick' : 'full',
+    r.streams,
+    `${r.connections.listening} / ${r.connections.total}`,
+    `${o.rate}/s × ${o.durationMs / 1000} s`,
+    r.stream.latency ? `${r.stream.latency.p50} / ${r.stream.latency.p99}` : '–',
+    r.stream.perStream ? `${r.stream.perStream.p99}` : '–',
+    r.poll.latency ? `${r.poll.latency.p50} / ${r.poll.latency.p99}` : '–',
+    ratio(r.stream.latency?.p99, r.poll.latency?.p99) ?? '–',
+    `${r.stream.missed} / ${r.poll.missed}`,
+    `${r.productRssMb.before} → ${r.productRssMb.withStreams}`,
+    notesOf(run),
+  ];
+  const file = record(
+    run.out,
+    'live',
+    at,
+    {
+      benchmark: 'live',
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      parameters: o,
+      ...r,
+    },
+    {
+      heading: 'Live progress (`npm run bench -- live`)',
+      intro: `Members enrolled, half of them followed by several open streams each (\`GET …/members/{m}/events\`), the other half
+polled. Transactions go out open loop, at the same rate to each half in turn; a transaction's latency runs from its
+scheduled send (the POST included) to the first moment its member's streams all carried a view that counts it (ours),
+or a poll of the member view read one (the baseline: a client asking every 25 ms).
+
+- **streams**: open at once; **listening / total**: the product's database connections then, and how many of them
+  listen (one, however many streams).
+- **stream p50 / p99** and **poll p50 / p99**: ms; **per-stream p99**: over every (transaction, stream) pair;
+  **×**: stream p99 / poll p99 (below 1: the stream is the fresher way to know).
+- **missed**: transactions not seen within 30 s (stream / poll); **RSS MB**: the product process before the streams
+  opened → with them open.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'streams',
+        'listening / total',
+        'load',
+        'stream p50 / p99',
+        'per-stream p99',
+        'poll p50 / p99',
+        '×',
+        'missed',
+        'RSS MB',
+        'notes',
+      ],
+    },
+    [row],
+  );
+  say(`live: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 /** The settlement benchmark is its own program (`npm run bench:settlement`, with more options): run it as such. */

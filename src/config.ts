@@ -73,6 +73,10 @@ const schema = z.object({
   SETTLEMENT_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
   /** How old the campaign figures on /metrics may get before a scrape triggers their recomputation. */
   REPORT_METRICS_MAX_AGE: duration('REPORT_METRICS_MAX_AGE').default('PT30S'),
+  /** How often an idle member stream (GET …/events) carries a heartbeat comment, so proxies keep it open. */
+  EVENTS_HEARTBEAT: duration('EVENTS_HEARTBEAT').default('PT15S'),
+  /** Member streams one API instance holds open at most; beyond it a new one is 429 TOO_MANY_STREAMS. */
+  EVENTS_MAX_STREAMS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** The worker's health and metrics HTTP server (GET /healthz, /readyz, /metrics); 0 turns it off. */
   WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** OTLP/HTTP collector base URL (traces go to `<url>/v1/traces`); unset → spans are made but not exported. */
@@ -89,6 +93,7 @@ export type Env = z.infer<typeof schema>;
 export interface Config extends Env {
   rewardRetryForMs: number;
   reportMetricsMaxAgeMs: number;
+  eventsHeartbeatMs: number;
 }
 
 export class ConfigError extends Error {
@@ -114,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...parsed.data,
     rewardRetryForMs: parseDurationMs(parsed.data.REWARD_RETRY_FOR),
     reportMetricsMaxAgeMs: parseDurationMs(parsed.data.REPORT_METRICS_MAX_AGE),
+    eventsHeartbeatMs: parseDurationMs(parsed.data.EVENTS_HEARTBEAT),
   };
 }
 

@@ -8,6 +8,7 @@ import { recordProgress } from '../db/enrollments';
 import { markNotification, recordNotification } from '../db/notifications';
 import type { Db } from '../db/pool';
 import {
+  BudgetExhaustedError,
   claimReward,
   HoldoutNeverRewardedError,
   markRewardAttempt,
@@ -84,6 +85,14 @@ export const createActivities = (deps: ActivityDeps): MemberActivities => {
       try {
         row = await claimReward(deps.db, req);
       } catch (err) {
+        if (err instanceof BudgetExhaustedError) {
+          await auditAttempt('BUDGET_EXHAUSTED', { detail: err.message });
+          throw ApplicationFailure.create({
+            type: ErrorType.BUDGET_EXHAUSTED,
+            message: err.message,
+            nonRetryable: true,
+          });
+        }
         if (!(err instanceof HoldoutNeverRewardedError)) throw err;
         await auditAttempt('HOLDOUT_REFUSED', { detail: err.message });
         throw ApplicationFailure.create({

@@ -4,7 +4,7 @@
  * marked resolved with its audit line.
  */
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import type { Db } from '../db/pool';
+import { inTransaction, type Db } from '../db/pool';
 import { resolveReview, type Review, type ReviewAction } from '../db/reviews';
 import type { Enrollment } from '../db/enrollments';
 import { reviewRetryWorkflowId, rewardIdempotencyKey } from '../domain/ids';
@@ -61,12 +61,14 @@ export async function resolveReviewItem(
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
   }
-  return resolveReview(deps.db, review.id, {
+  const resolution = {
     action: req.action,
     note: req.note,
     resolvedAt: new Date().toISOString(),
     ...(req.resolvedBy ? { resolvedBy: req.resolvedBy } : {}),
     ...(retryWorkflowId ? { retryWorkflowId } : {}),
     ...(req.operationId ? { operationId: req.operationId } : {}),
-  });
+  };
+  // The item, its audit lines and a slot given back stand or fall together.
+  return inTransaction(deps.db, (client) => resolveReview(client, review.id, resolution));
 }

@@ -8,7 +8,7 @@ import { httpServerSpans } from '../telemetry/http';
 import { RETRY_AFTER_SECONDS } from './dependencies';
 import { BacktestAborted } from './backtest';
 import { ApiError, errorBody, errorHandler, logFailure, parse, toApiError, unknownRoute } from './errors';
-import { createHttpMetrics, registerCampaignGauges, registerDependencyGauge } from './metrics';
+import { createHttpMetrics, registerCampaignGauges, registerDependencyGauge, registerStreamsGauge } from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import * as s from './schemas';
 import type { Service } from './service';
@@ -21,10 +21,16 @@ export interface AppDeps {
   sdkMetrics?: () => Promise<string>;
   /** REPORT_METRICS_MAX_AGE: how old the campaign figures on /metrics may get (default 30 s). */
   reportMetricsMaxAgeMs?: number;
+  /** EVENTS_HEARTBEAT: a comment line this often keeps proxies from closing an idle member stream (default 15 s). */
+  eventsHeartbeatMs?: number;
+  /** EVENTS_MAX_STREAMS: member streams one API instance holds open at most (default 10,000). */
+  eventsMaxStreams?: number;
 }
 
 /** The backtest's streamed answer: a JSON object a line (progress, then the result). */
 const NDJSON = 'application/x-ndjson';
+/** The reconnection delay a member stream asks of its EventSource. */
+const EVENTS_RETRY_MS = 2_000;
 /** How often a streamed backtest reports progress at most. */
 const PROGRESS_EVERY_MS = 250;
 
@@ -45,6 +51,8 @@ export function createApp({
   metricsRegistry,
   sdkMetrics,
   reportMetricsMaxAgeMs,
+  eventsHeartbeatMs = 15_000,
+  eventsMaxStreams = 10_000,
 }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -52,6 +60,7 @@ export function createApp({
   const metrics = createHttpMetrics(metricsRegistry, sdkMetrics);
   registerCampaignGauges(metrics.registry, () => service.campaignReports(), reportMetricsMaxAgeMs);
   registerDependencyGauge(metrics.registry, () => service.ready());
+  registerStreamsGauge(metrics.registry, () => service.followers());
   const openApi = buildOpenApiDocument();
 
   // First: everything after it, Temporal client calls included, runs inside the request's span.
@@ -130,6 +139,59 @@ export function createApp({
     const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
     res.json(memberBody(await service.getMember(campaignId, memberId)));
   });
+
+  /**
+   * The member view live, as Server-Sent Events: the view as it stands (unless the caller's Last-Event-ID already is
+   * its version), then each newer version as PostgreSQL reports the change (api/live.ts). `id` is the view's version.
+   */
+  const streams = new Set<express.Response>();
+  app.get('/v1/campaigns/:campaignId/members/:memberId/events', async (req, res) => {
+    const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
+    const { lastEventId } = parse(
+      s.LastEventIdHeader,
+      { lastEventId: req.get('last-event-id') ?? (req.query as Record<string, unknown>).lastEventId },
+      'header',
+    );
+    if (service.followers() >= eventsMaxStreams) {
+      throw new ApiError(429, 'TOO_MANY_STREAMS', `this API instance holds ${eventsMaxStreams} member streams open`);
+    }
+    const open = () => {
+      if (res.headersSent) return;
+      res.status(200).set({
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+        // Proxies that buffer (nginx) must pass each event on at once.
+        'X-Accel-Buffering': 'no',
+      });
+      res.flushHeaders();
+      // How long an EventSource waits before it reconnects (with Last-Event-ID) when the stream breaks.
+      res.write(`retry: ${EVENTS_RETRY_MS}\n\n`);
+    };
+    const unfollow = await service.follow(campaignId, memberId, {
+      version: lastEventId ?? -1,
+      send: (view) => {
+        open();
+        res.write(`id: ${view.version}\nevent: member\ndata: ${JSON.stringify(memberBody(view))}\n\n`);
+      },
+    });
+    // The caller hung up while the stream was being set up.
+    if (req.socket.destroyed) return unfollow();
+    open();
+    streams.add(res);
+    const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), eventsHeartbeatMs);
+    res.on('close', () => {
+      clearInterval(heartbeat);
+      unfollow();
+      streams.delete(res);
+    });
+  });
+  // The host's shutdown (api/server.ts) ends every stream at once, and closes the listening connection.
+  app.locals.onClose = [
+    async () => {
+      for (const res of streams) res.end();
+      await service.close();
+    },
+  ];
 
   app.get('/v1/campaigns/:campaignId/members/:memberId/explanation', async (req, res) => {
     const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');

@@ -182,6 +182,17 @@ export function registerCampaignGauges(
     },
   );
   gauge(
+    'activation_budget_slots',
+    "A budgeted campaign's reward slots (kind: max, reserved, remaining); absent without maxRewards",
+    (g, r) => {
+      if (!r.budget) return;
+      g.set({ campaign: r.campaignId, kind: 'max' }, r.budget.maxRewards);
+      g.set({ campaign: r.campaignId, kind: 'reserved' }, r.budget.reserved);
+      g.set({ campaign: r.campaignId, kind: 'remaining' }, r.budget.remaining);
+    },
+    ['campaign', 'kind'],
+  );
+  gauge(
     'activation_grace_effectiveness_ratio',
     'Share of in-window delayed loads settled before evaluatesAt',
     (g, r) => {
@@ -207,6 +218,18 @@ export function registerDependencyGauge(
     async collect() {
       const checks = await check();
       for (const [dependency, up] of Object.entries(checks)) this.set({ dependency }, up ? 1 : 0);
+    },
+  });
+}
+
+/** `activation_member_streams`: member streams (GET …/events) this API process holds open, against EVENTS_MAX_STREAMS. */
+export function registerStreamsGauge(registry: Registry, open: () => number): void {
+  new Gauge({
+    name: 'activation_member_streams',
+    help: 'Member streams (Server-Sent Events) open on this API process',
+    registers: [registry],
+    collect() {
+      this.set(open());
     },
   });
 }

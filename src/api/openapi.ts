@@ -186,6 +186,50 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
   });
   r.registerPath({
     method: 'get',
+    path: '/v1/campaigns/{campaignId}/members/{memberId}/events',
+    operationId: 'followMember',
+    tags: ['enrollments'],
+    summary:
+      'The member view live, as Server-Sent Events: every change (a load counted, settled, returned; the goal; the verdict; the reward)',
+    description:
+      "A text/event-stream that stays open. Each event is `event: member`, `id:` the view's version, `data:` the member " +
+      'view as GET …/members/{memberId} answers it. The first is the view as it stands, unless Last-Event-ID says the ' +
+      'caller already has that version; then one for each newer version, as PostgreSQL reports the change of the read ' +
+      'model (LISTEN/NOTIFY), so within a moment of the change. A browser EventSource reconnects by itself and sends ' +
+      'Last-Event-ID; `retry:` asks it to wait 2 s. A comment line (`: heartbeat`) every EVENTS_HEARTBEAT keeps proxies ' +
+      'from closing an idle stream. Versions are snapshots: a resumed stream gets the newest view, not each one missed.',
+    request: {
+      params: s.MemberPath,
+      headers: z.object({
+        'Last-Event-ID': z
+          .string()
+          .regex(/^\d{1,15}$/)
+          .optional()
+          .openapi({ description: 'The view version the caller has; only newer ones are sent', example: '12' }),
+      }),
+      query: z.object({
+        lastEventId: z
+          .string()
+          .regex(/^\d{1,15}$/)
+          .optional()
+          .openapi({ description: 'The same as Last-Event-ID, for clients that cannot set headers (the header wins)' }),
+      }),
+    },
+    responses: {
+      200: {
+        description: 'The stream (text/event-stream); it ends only when the caller or the server closes it',
+        content: {
+          'text/event-stream': { schema: z.string().openapi({ example: 'id: 7\nevent: member\ndata: {…}\n\n' }) },
+        },
+      },
+      ...invalid('path parameter or Last-Event-ID'),
+      ...notFound('the member is not enrolled in this campaign'),
+      429: error('TOO_MANY_STREAMS: this API instance holds EVENTS_MAX_STREAMS streams open', { headers: retryAfter }),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'get',
     path: '/v1/campaigns/{campaignId}/members/{memberId}/explanation',
     operationId: 'explainMember',
     tags: ['enrollments'],

@@ -84,6 +84,14 @@ const Cents = z
   .openapi({ example: 25000, description: `Integer cents, 1 to ${MAX_AMOUNT_CENTS} (A$1,000,000.00)` });
 
 export const CampaignPath = z.object({ campaignId: CampaignId });
+/** The view version a member stream resumes after (Last-Event-ID, or ?lastEventId= for clients that cannot set it). */
+export const LastEventIdHeader = z.object({
+  lastEventId: z
+    .string()
+    .regex(/^\d{1,15}$/, 'Last-Event-ID must be a view version: a whole number from 0')
+    .transform(Number)
+    .optional(),
+});
 export const MemberPath = z.object({ campaignId: CampaignId, memberId: MemberId });
 
 const RewardPoints = z.number().int().positive().max(2_147_483_647).openapi({ example: 2000 });
@@ -109,8 +117,28 @@ export const CampaignTermsBody = z
           'Share of enrollments (whole percent) kept as a holdout: tracked like the others, never rewarded, never ' +
           "told; assigned by a hash of campaign and member id. The report's lift compares the two groups.",
       }),
+    maxRewards: z
+      .number()
+      .int()
+      .positive()
+      .max(2_147_483_647)
+      .optional()
+      .openapi({
+        example: 50000,
+        description:
+          'The budget: at most this many enrollments are ever credited. Each eligible member takes a slot before the ' +
+          'points API is called, first come first served; one who finds none left ends BUDGET_EXHAUSTED and is told. ' +
+          'A slot whose reward failed and whose review is dismissed is given back. Absent: no limit.',
+      }),
   })
   .openapi('CampaignTerms');
+
+const budgetFields = {
+  maxRewards: z.number().int(),
+  reserved: z.number().int().openapi({ description: 'Slots taken: rewards credited, or being credited' }),
+  remaining: z.number().int(),
+};
+const Budget = z.object(budgetFields).openapi('Budget');
 
 export const StateCounts = z.partialRecord(z.enum(ACTIVATION_STATES), z.number().int()).openapi('StateCounts');
 
@@ -123,8 +151,10 @@ export const CampaignResponse = z
     grace: z.string(),
     currency: z.literal('AUD'),
     holdoutPercent: z.number().int(),
+    maxRewards: z.number().int().optional(),
     createdAt: Timestamp,
     counts: StateCounts.optional(),
+    budget: Budget.optional().openapi({ description: 'With maxRewards: the slots taken and left' }),
   })
   .openapi('Campaign');
 
@@ -250,6 +280,9 @@ export const ExplanationResponse = z
     ),
     disqualifiedBy: ExplainedTransaction.optional(),
     verdict: VerdictResponse.optional(),
+    reward: RewardResponse.optional().openapi({
+      description: 'After an ELIGIBLE verdict: credited, or why not (a failure, or the campaign budget spent)',
+    }),
     scheduleChanges: z.array(ScheduleChangeResponse).optional(),
   })
   .openapi('Explanation');
@@ -611,6 +644,16 @@ export const CampaignReportResponse = z
       share: Share,
     }),
     lift: LiftResponse,
+    budget: z
+      .object({
+        ...budgetFields,
+        exhausted: z
+          .number()
+          .int()
+          .openapi({ description: 'Eligible members who found no slot left (BUDGET_EXHAUSTED)' }),
+      })
+      .nullable()
+      .openapi({ description: 'The reward budget (maxRewards); null without one' }),
   })
   .openapi('CampaignReport');
 

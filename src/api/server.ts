@@ -17,12 +17,16 @@ export async function listen(app: express.Express, port: number, host = '0.0.0.0
   const actualPort = typeof address === 'object' && address ? address.port : port;
   return {
     url: `http://localhost:${actualPort}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      const closing = new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeIdleConnections();
         // Give busy sockets a moment, then end them so shutdown stays within its budget.
         setTimeout(() => server.closeAllConnections(), 5_000).unref();
-      }),
+      });
+      // What the app holds open beyond a request (live member streams): ended now, not after the 5 s.
+      for (const hook of (app.locals.onClose ?? []) as (() => Promise<void>)[]) await hook();
+      await closing;
+    },
   };
 }

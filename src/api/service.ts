@@ -25,6 +25,7 @@ import type { settlementBatch } from '../workflows/settlement-batch';
 import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
 import { proveEnrollments, summary, type Proof } from './proofs';
 import { runBacktest, type BacktestProgress, type BacktestReport, type BacktestRequest } from './backtest';
+import { createLiveViews, type Follower, type LiveViews } from './live';
 import {
   countDecided,
   decidedEnrollments,
@@ -36,6 +37,7 @@ import {
   type Enrollment,
 } from '../db/enrollments';
 import { inTransaction, type Db } from '../db/pool';
+import { budgetOf } from '../db/rewards';
 import { enrollmentSummary } from '../domain/describe';
 import type { EnrollmentTerms } from '../domain/enrollment';
 import { explain } from '../domain/evaluation';
@@ -57,6 +59,7 @@ import {
   EvaluatesAtKey,
   MemberIdKey,
 } from '../workflows/search-attributes';
+import type { Logger } from '../logger';
 import { TEMPORAL_CALL_DEADLINE_MS } from './dependencies';
 import { ApiError, notFound } from './errors';
 import type { TransactionInput } from './schemas';
@@ -79,6 +82,7 @@ export interface ServiceDeps {
   settlementChunkSize?: number;
   /** Test hook: continue-as-new earlier than the server suggests. */
   historyEventLimit?: number;
+  logger?: Logger;
 }
 
 export interface EnrollResult {
@@ -102,6 +106,8 @@ function scheduleRefused(code: string, message: string | undefined, state: strin
 export function createService(deps: ServiceDeps) {
   const { db, temporal } = deps;
   let backtests = 0;
+  /** The live views' one listening connection, opened when the first stream is. */
+  let live: LiveViews | undefined;
   /** Every Temporal call of the API has a deadline: a frontend that is away costs a caller seconds, not minutes. */
   const call = <T>(fn: () => Promise<T>): Promise<T> =>
     temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, fn);
@@ -136,7 +142,8 @@ export function createService(deps: ServiceDeps) {
 
     async getCampaign(campaignId: string) {
       const campaign = await requireCampaign(campaignId);
-      return { ...campaign, counts: await countByState(db, campaignId) };
+      const budget = await budgetOf(db, campaignId);
+      return { ...campaign, counts: await countByState(db, campaignId), ...(budget ? { budget } : {}) };
     },
 
     /**
@@ -160,6 +167,7 @@ export function createService(deps: ServiceDeps) {
         currency: campaign.currency,
         // Only when there is one: the snapshot of a campaign without a holdout stays as it always was.
         ...(campaign.holdoutPercent ? { holdoutPercent: campaign.holdoutPercent } : {}),
+        ...(campaign.maxRewards ? { maxRewards: campaign.maxRewards } : {}),
       };
       const group = assignGroup(campaignId, memberId, campaign.holdoutPercent);
       // The snapshot names the group only where there is a holdout (as the terms name the share).
@@ -236,6 +244,31 @@ export function createService(deps: ServiceDeps) {
       return requireEnrollment(campaignId, memberId);
     },
 
+    /**
+     * Follows a member's view (api/live.ts): 404 for no such enrollment, 503 while PostgreSQL cannot listen. The
+     * follower hears the view as it stands if it is newer than the follower's version, then every newer one.
+     */
+    async follow(campaignId: string, memberId: string, follower: Follower): Promise<() => void> {
+      await requireEnrollment(campaignId, memberId);
+      live ??= createLiveViews({
+        connection: db.options,
+        read: (c, m) => getEnrollment(db, c, m),
+        ...(deps.logger ? { onError: (err) => deps.logger!.warn({ err }, 'live member views: PostgreSQL') } : {}),
+      });
+      return live.follow(campaignId, memberId, follower);
+    },
+
+    /** Member streams open on this instance. */
+    followers(): number {
+      return live?.followers ?? 0;
+    },
+
+    /** Closes what the service holds open beyond requests (the live views' listening connection). */
+    async close(): Promise<void> {
+      await live?.close();
+      live = undefined;
+    },
+
     async explain(campaignId: string, memberId: string) {
       const e = await requireEnrollment(campaignId, memberId);
       const ledger = await getLedger(db, e.workflowId);
@@ -250,6 +283,7 @@ export function createService(deps: ServiceDeps) {
         windowEndsAt: e.windowEndsAt,
         evaluatesAt: e.evaluatesAt,
         ...rest,
+        ...(e.reward ? { reward: e.reward } : {}),
       };
     },
 

@@ -40,11 +40,14 @@ export function createApiFromConfig(w: ApiWiring): express.Express {
     rewardRetryForMs: config.rewardRetryForMs,
     settlementChunkSize: config.SETTLEMENT_CHUNK_SIZE,
     ...(w.historyEventLimit ? { historyEventLimit: w.historyEventLimit } : {}),
+    logger: w.logger,
   });
   return createApp({
     service,
     logger: w.logger,
     reportMetricsMaxAgeMs: config.reportMetricsMaxAgeMs,
+    eventsHeartbeatMs: config.eventsHeartbeatMs,
+    eventsMaxStreams: config.EVENTS_MAX_STREAMS,
     ...(w.metricsRegistry ? { metricsRegistry: w.metricsRegistry } : {}),
     ...(telemetry.sdkMetrics ? { sdkMetrics: telemetry.sdkMetrics.scrape } : {}),
   });

@@ -39,6 +39,7 @@ export type Command =
   | { name: 'settle'; file: string; idempotencyKey?: string; wait: boolean }
   | { name: 'batch'; batchId: string; wait: boolean }
   | { name: 'status'; campaignId: string; memberId: string }
+  | { name: 'watch'; campaignId: string; memberId: string; untilFinal: boolean }
   | {
       name: 'schedule';
       campaignId: string;
@@ -157,6 +158,24 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
     positionals: ['campaignId', 'memberId'],
     options: {},
     build: ([campaignId, memberId]) => ({ name: 'status', campaignId, memberId }),
+  },
+  watch: {
+    synopsis: 'watch <campaignId> <memberId> [--until-final]',
+    summary: "follow a member's view live: a line for every change, until Ctrl-C (or a final state)",
+    details: [
+      'Reads the member stream (GET /v1/campaigns/{c}/members/{m}/events): the view as it stands, then a line for each',
+      'change (a load counted, settled or returned; the goal; the window; the verdict; the reward). A broken stream is',
+      'opened again from the last version seen. --until-final ends with exit 0 once the state is final (COMPLETED,',
+      'NOT_ELIGIBLE, DISQUALIFIED, …: the member workflow has ended); --json prints each view as one line of JSON.',
+    ],
+    positionals: ['campaignId', 'memberId'],
+    options: { 'until-final': { type: 'boolean', help: 'stop (exit 0) once the state is final' } },
+    build: ([campaignId, memberId], values) => ({
+      name: 'watch',
+      campaignId,
+      memberId,
+      untilFinal: values['until-final'] === true,
+    }),
   },
   schedule: {
     synopsis: 'schedule <campaignId> <memberId> [--extend-window D] [--extend-grace D] --reason "..."',

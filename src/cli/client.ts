@@ -31,6 +31,48 @@ export interface ApiClient {
    * throws as usual). `idleTimeoutMs`: the longest silence between lines.
    */
   postJsonLines(path: string, body: unknown, onLine: (line: unknown) => void): Promise<void>;
+  /**
+   * Reads a Server-Sent Events stream (GET, `Accept: text/event-stream`, `Last-Event-ID` if given), handing each event
+   * to `onEvent` as it arrives; resolves when the server ends the stream. An error answer throws as usual. Silence
+   * longer than `idleTimeoutMs` (no event, no heartbeat) is a broken connection.
+   */
+  events(
+    path: string,
+    opts: { lastEventId?: string; idleTimeoutMs: number },
+    onEvent: (e: ServerSentEvent) => void,
+  ): Promise<void>;
+}
+
+export interface ServerSentEvent {
+  id?: string;
+  event: string;
+  data: string;
+}
+
+/** Parses a Server-Sent Events stream chunk by chunk (the WHATWG rules this API's streams need: id, event, data). */
+export function sseParser(onEvent: (e: ServerSentEvent) => void): (chunk: string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk;
+    let end: number;
+    while ((end = buffer.search(/\r?\n\r?\n/)) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, '');
+      let id: string | undefined;
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split(/\r?\n/)) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id') id = value;
+        else if (field === 'event') event = value;
+        else if (field === 'data') data.push(value);
+      }
+      if (data.length > 0) onEvent({ ...(id !== undefined ? { id } : {}), event, data: data.join('\n') });
+    }
+  };
 }
 
 /** Encodes one path segment (ids come from the operator's command line). */
@@ -46,11 +88,20 @@ interface RawRequest {
   method: 'GET' | 'POST';
   /** A 2xx answer's lines as they arrive (application/x-ndjson); the answer's text is then empty. */
   onLine?: (line: string) => void;
+  /** A 2xx answer's text as it arrives (a stream); the answer's text is then empty. */
+  onText?: (chunk: string) => void;
   headers: Record<string, string>;
   body?: string | AsyncIterable<Uint8Array>;
   /** Longest silence on the socket before giving up. */
   idleTimeoutMs: number;
   signal: AbortSignal;
+}
+
+/** The caller's own handler of a streamed answer threw: what it threw is the outcome, not a network failure. */
+class CallerStopped extends Error {
+  constructor(readonly thrown: unknown) {
+    super('stopped by the caller');
+  }
 }
 
 /**
@@ -70,6 +121,20 @@ function send(url: URL, req: RawRequest): Promise<RawAnswer> {
     request.once('response', (res) => {
       const chunks: Buffer[] = [];
       const status = res.statusCode ?? 0;
+      if (req.onText && status >= 200 && status < 300) {
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          try {
+            req.onText!(c);
+          } catch (err) {
+            request.destroy();
+            reject(new CallerStopped(err));
+          }
+        });
+        res.once('error', reject);
+        res.once('end', () => resolve({ status, contentType: res.headers['content-type'], text: '' }));
+        return;
+      }
       if (req.onLine && status >= 200 && status < 300) {
         let partial = '';
         res.setEncoding('utf8');
@@ -79,7 +144,7 @@ function send(url: URL, req: RawRequest): Promise<RawAnswer> {
             return true;
           } catch (err) {
             request.destroy();
-            reject(err);
+            reject(new CallerStopped(err));
             return false;
           }
         };
@@ -122,9 +187,8 @@ export function createClient(baseUrl: string, interrupt: AbortSignal = new Abort
     try {
       raw = await send(new URL(url), { ...req, signal: interrupt });
     } catch (err) {
+      if (err instanceof CallerStopped) throw err.thrown;
       if (interrupt.aborted) throw new InterruptedError(`interrupted: ${req.method} ${path} was cancelled`);
-      // A streamed answer's line that is not what it should be: something answered, just not as the API does.
-      if (err instanceof UnexpectedResponseError) throw err;
       throw new UnreachableError(baseUrl, networkReason(err));
     }
     return readAnswer<T>(url, raw);
@@ -164,6 +228,18 @@ export function createClient(baseUrl: string, interrupt: AbortSignal = new Abort
           }
           onLine(parsed);
         },
+      });
+    },
+    async events(path, opts, onEvent) {
+      const parse = sseParser(onEvent);
+      await call<undefined>(path, {
+        method: 'GET',
+        headers: {
+          Accept: 'text/event-stream',
+          ...(opts.lastEventId !== undefined ? { 'Last-Event-ID': opts.lastEventId } : {}),
+        },
+        idleTimeoutMs: opts.idleTimeoutMs,
+        onText: parse,
       });
     },
     postCsv<T>(path: string, body: AsyncIterable<Uint8Array>, headers: Record<string, string> = {}) {

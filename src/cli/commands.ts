@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BacktestRequest, Command, Invocation } from './args';
 import { segment, type ApiClient } from './client';
-import { ApiCallError, CliUsageError, InterruptedError } from './errors';
+import { ApiCallError, CliUsageError, InterruptedError, UnreachableError } from './errors';
 import {
   formatAccepted,
   formatCampaignReport,
@@ -22,6 +22,7 @@ import {
   type OperationReport,
   formatVerification,
   formatBacktest,
+  formatWatchLine,
   type Backtest,
   type ProofPage,
   type Verification,
@@ -30,6 +31,7 @@ import {
   type SettlementAccepted,
   type SettlementReport,
 } from './format';
+import { TERMINAL_STATES } from '../domain/model';
 import { BYTES, ENROLLMENTS, MEMBERS, ProgressDisplay, ProgressMeter, RECORDS, type DisplayTarget } from './progress';
 
 /** How often a running batch is asked for its progress: fresh enough for a progress bar, light on PostgreSQL. */
@@ -94,6 +96,8 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
       return verify(ctx, cmd.campaignId, cmd.pageSize);
     case 'backtest':
       return backtest(ctx, cmd.campaignId, cmd.request);
+    case 'watch':
+      return watch(ctx, cmd.campaignId, cmd.memberId, cmd.untilFinal);
     case 'report':
       return show(
         ctx,
@@ -435,4 +439,43 @@ async function backtest(ctx: Ctx, campaignId: string, request: BacktestRequest):
   if (!result) throw new Error('the backtest stream ended without a result');
   print(ctx, result, formatBacktest);
   return result.reproduction.disagree > 0 ? 1 : 0;
+}
+
+/** Silence on a member stream this long (no event, no heartbeat: the API sends one every 15 s) is a broken stream. */
+const WATCH_IDLE_MS = 60_000;
+/** How long `watch` waits before it opens a broken stream again. */
+const WATCH_RECONNECT_MS = 2_000;
+
+class FinalReached extends Error {}
+
+/**
+ * Follows a member's stream, a line per version of its view; a stream that breaks (the API restarted, a proxy cut it)
+ * is opened again with the last version seen, as an EventSource would. Ctrl-C ends it (exit 130); with
+ * `--until-final`, the first view in a final state does (exit 0).
+ */
+async function watch(ctx: Ctx, campaignId: string, memberId: string, untilFinal: boolean): Promise<number> {
+  const path = `/v1/campaigns/${segment(campaignId)}/members/${segment(memberId)}/events`;
+  let lastEventId: string | undefined;
+  for (;;) {
+    try {
+      await ctx.client.events(path, { ...(lastEventId ? { lastEventId } : {}), idleTimeoutMs: WATCH_IDLE_MS }, (e) => {
+        if (e.event !== 'member') return;
+        if (e.id !== undefined) lastEventId = e.id;
+        const view = JSON.parse(e.data) as MemberView;
+        ctx.io.out(`${ctx.json ? JSON.stringify(view) : formatWatchLine(view, e.id, Date.now())}\n`);
+        if (untilFinal && TERMINAL_STATES.includes(view.state)) throw new FinalReached();
+      });
+    } catch (err) {
+      if (err instanceof FinalReached) return 0;
+      if (err instanceof InterruptedError) throw new InterruptedError(`stopped watching ${memberId}`);
+      const away = err instanceof UnreachableError || (err instanceof ApiCallError && err.status === 503);
+      if (!away) throw err;
+    }
+    ctx.io.err.write(`the stream of ${memberId} broke; opening it again in ${WATCH_RECONNECT_MS / 1000} s…\n`);
+    try {
+      await sleep(WATCH_RECONNECT_MS, undefined, { signal: ctx.io.signal });
+    } catch {
+      throw new InterruptedError(`stopped watching ${memberId}`);
+    }
+  }
 }

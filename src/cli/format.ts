@@ -199,6 +199,13 @@ export function formatCampaignReport(r: CampaignReport): string {
           `before evaluation (${formatShare(grace.share)})`,
       ],
       ...liftRows,
+      r.budget
+        ? [
+            'budget',
+            `${count(r.budget.reserved)} of ${count(r.budget.maxRewards)} rewards taken, ${count(r.budget.remaining)} left` +
+              (r.budget.exhausted ? `; ${plural(r.budget.exhausted, 'eligible member')} found none left` : ''),
+          ]
+        : undefined,
     ]),
   ];
   if (disc.top.length > 0) {
@@ -446,4 +453,14 @@ export function formatBacktest(b: Backtest): string {
     ...r.sample.map((x) => `  ${x.memberId}: ${x.problem}`),
   );
   return lines.join('\n');
+}
+
+/** One line of `watch`: when it was heard, the version, the state and the amounts, the reward or the verdict's reason. */
+export function formatWatchLine(v: MemberView, version: string | undefined, nowMs: number): string {
+  const at = formatTime(new Date(nowMs).toISOString()).slice(11, 19);
+  const amounts =
+    `counted ${formatCents(v.countedCents)} of ${formatCents(v.targetCents)}` +
+    (v.pendingCents > 0 ? `, pending ${formatCents(v.pendingCents)}` : '');
+  const tail = v.reward ? `; reward ${formatReward(v.reward)}` : '';
+  return `${at}  ${v.memberId}  v${version ?? '?'}  ${v.state.padEnd(17)} ${amounts}${tail}`;
 }

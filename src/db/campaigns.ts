@@ -10,6 +10,7 @@ interface CampaignRow {
   grace: string;
   currency: 'AUD';
   holdout_percent: number;
+  max_rewards: number | null;
   created_at: Date;
 }
 
@@ -25,6 +26,7 @@ const toCampaign = (r: CampaignRow): Campaign => ({
   grace: r.grace,
   currency: r.currency,
   holdoutPercent: r.holdout_percent,
+  ...(r.max_rewards !== null ? { maxRewards: r.max_rewards } : {}),
   createdAt: r.created_at.toISOString(),
 });
 
@@ -41,8 +43,9 @@ export type PutCampaignResult =
 /** Creates the campaign, or confirms identical terms; terms are immutable once created. */
 export async function putCampaign(db: Queryable, terms: CampaignTerms): Promise<PutCampaignResult> {
   const { rows } = await db.query<CampaignRow>(
-    `INSERT INTO campaigns (campaign_id, target_cents, reward_points, "window", grace, currency, holdout_percent)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
+    `INSERT INTO campaigns (campaign_id, target_cents, reward_points, "window", grace, currency, holdout_percent,
+                            max_rewards)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
      ON CONFLICT (campaign_id) DO NOTHING
      RETURNING *`,
     [
@@ -53,6 +56,7 @@ export async function putCampaign(db: Queryable, terms: CampaignTerms): Promise<
       terms.grace,
       terms.currency,
       terms.holdoutPercent ?? 0,
+      terms.maxRewards ?? null,
     ],
   );
   if (rows[0]) return { outcome: 'CREATED', campaign: toCampaign(rows[0]) };

@@ -9,6 +9,7 @@ import type { EnrollmentSchedule } from '../domain/terms';
 import { remainingCents, type DisqualifiedBy, type MemberView, type RewardView } from '../domain/view';
 import { legacyReviewsFromAudit, openReviews } from './reviews';
 import { appendAudit, notificationAudit } from './audit';
+import { markRewardFailed } from './rewards';
 import { insertNotifications } from './notifications';
 import { inTransaction, type Db } from './pool';
 import type { Queryable } from './queryable';
@@ -39,6 +40,8 @@ interface EnrollmentRow {
 export interface Enrollment extends MemberView {
   workflowId: string;
   rewardPoints: number;
+  /** The view's version: the member workflow's record sequence (0: as the API wrote it at enrollment). */
+  version: number;
 }
 
 const toEnrollment = (r: EnrollmentRow): Enrollment => ({
@@ -62,6 +65,7 @@ const toEnrollment = (r: EnrollmentRow): Enrollment => ({
   ...(r.verdict ? { verdict: r.verdict } : {}),
   ...(r.schedule_changes?.length ? { scheduleChanges: r.schedule_changes } : {}),
   updatedAt: r.updated_at.toISOString(),
+  version: r.version,
 });
 
 export interface NewEnrollment {
@@ -236,6 +240,11 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
       ],
     );
     const viewUpdated = upserted.length === 1;
+    // The workflow gave up on the reward (MANUAL_REVIEW, BUDGET_EXHAUSTED): no attempt is in flight any more, so the
+    // row says FAILED, and a dismissal of its review may give its slot back.
+    if (viewUpdated && v.reward?.status === 'FAILED') {
+      await markRewardFailed(client, p.workflowId, v.reward.failure ?? 'not issued');
+    }
     // This record made the row: the enrollment's start was never recorded (the API's transaction was lost).
     if (upserted[0]?.inserted && p.ifNew) {
       await appendAudit(client, p, [...p.ifNew.audit, ...p.ifNew.notifications.map(notificationAudit)]);

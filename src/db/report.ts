@@ -5,6 +5,7 @@
 import { INSTANT_LOAD_CHANNELS, DELAYED_LOAD_CHANNELS, VERDICT_STATES } from '../domain/model';
 import { liftOf, type ExperimentGroup, type GroupOutcome, type Lift } from '../domain/holdout';
 import { countByState, getCampaign } from './campaigns';
+import { budgetOf, type BudgetFigures } from './rewards';
 import type { Queryable } from './queryable';
 
 /** Instant total above settled total by more than this, seven days after the load, is a discrepancy. */
@@ -30,6 +31,8 @@ export interface CampaignReport {
   graceEffectiveness: { delayedLoads: number; settledBeforeEvaluation: number; share: number | null };
   /** What the campaign adds over its holdout (domain/holdout.ts); both groups empty without one. */
   lift: Lift & { holdoutPercent: number; pointsIssued: number };
+  /** With maxRewards: the slots taken and left, and the eligible members who found none (BUDGET_EXHAUSTED). */
+  budget: (BudgetFigures & { exhausted: number }) | null;
 }
 
 export async function campaignReport(db: Queryable, campaignId: string, now = new Date()): Promise<CampaignReport> {
@@ -102,6 +105,7 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
     return { members: row?.members ?? 0, activated: row?.activated ?? 0 };
   };
   const campaign = await getCampaign(db, campaignId);
+  const budget = await budgetOf(db, campaignId);
 
   const share = (n: number, d: number): number | null => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
   const r = rewards.rows[0];
@@ -132,5 +136,6 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
       pointsIssued: Number(r.points),
       ...liftOf(outcome('TREATMENT'), outcome('HOLDOUT'), Number(r.points)),
     },
+    budget: budget ? { ...budget, exhausted: counts.BUDGET_EXHAUSTED ?? 0 } : null,
   };
 }

@@ -9,6 +9,7 @@ import type { ActivationState } from '../domain/model';
 import type { AuditEntry, RetriedReward, ReviewItem } from '../domain/records';
 import type { LateImpact, ReviewKind } from '../domain/late';
 import { appendAudit, type AuditSubject } from './audit';
+import { markRewardFailed, releaseRewardSlot } from './rewards';
 import { inTransaction, type Db } from './pool';
 import type { Queryable } from './queryable';
 
@@ -155,7 +156,8 @@ export async function getReview(db: Queryable, id: string): Promise<Review | und
 
 /**
  * Resolves an OPEN item; returns undefined when it was not OPEN (someone resolved it first). The audit line goes in
- * with it, in the caller's transaction.
+ * with it, in the caller's transaction. Dismissing a reward that could not be issued gives its slot back to the
+ * campaign's budget (if it holds one), with a line of its own.
  */
 export async function resolveReview(db: Queryable, id: string, resolution: Resolution): Promise<Review | undefined> {
   const { rows } = await db.query<ReviewRow>(
@@ -174,6 +176,21 @@ export async function resolveReview(db: Queryable, id: string, resolution: Resol
       payload: { reviewId: id, kind: review.kind, ...resolution },
     },
   ]);
+  if (
+    resolution.action === 'DISMISS' &&
+    review.kind === 'REWARD_FAILED' &&
+    (await releaseRewardSlot(db, review.workflowId))
+  ) {
+    await appendAudit(db, review, [
+      {
+        key: `reward-slot-released:${id}`,
+        type: 'REWARD_SLOT_RELEASED',
+        source: 'OPERATOR',
+        occurredAt: resolution.resolvedAt,
+        payload: { reviewId: id, ...(resolution.resolvedBy ? { resolvedBy: resolution.resolvedBy } : {}) },
+      },
+    ]);
+  }
   return review;
 }
 
@@ -192,7 +209,7 @@ export async function recordRetriedReward(pool: Db, r: RetriedReward): Promise<v
     const now = new Date().toISOString();
     const result: RewardResult = r.receipt
       ? { status: 'ISSUED', ...r.receipt }
-      : { status: 'FAILED', failure: r.failure ?? '' };
+      : { status: r.budgetExhausted ? 'BUDGET_EXHAUSTED' : 'FAILED', failure: r.failure ?? '' };
     const retried = rewardRetried(
       from ?? 'MANUAL_REVIEW',
       { points: r.request.points, idempotencyKey: r.request.idempotencyKey },
@@ -208,7 +225,13 @@ export async function recordRetriedReward(pool: Db, r: RetriedReward): Promise<v
       type: 'REWARD_OUTCOME',
       source: 'OPERATOR',
       occurredAt: now,
-      payload: { reviewId: r.reviewId, ...retried.reward, ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}) },
+      payload: {
+        reviewId: r.reviewId,
+        ...retried.reward,
+        // The proof tells a spent budget from a failure by the status (the view says FAILED with the reason).
+        ...(result.status === 'BUDGET_EXHAUSTED' ? { status: 'BUDGET_EXHAUSTED' } : {}),
+        ...(r.requestedBy ? { requestedBy: r.requestedBy } : {}),
+      },
     };
     const entries: AuditEntry[] = [outcome];
     if (from && retried.transition) {
@@ -221,6 +244,8 @@ export async function recordRetriedReward(pool: Db, r: RetriedReward): Promise<v
       });
     }
     await appendAudit(client, subject, entries);
+    // No attempt in flight any more: the row says so, and its slot may be given back by a dismissal.
+    if (result.status !== 'ISSUED') await markRewardFailed(client, subject.workflowId, result.failure);
     if (retried.review) await openReviews(client, subject, [{ ...retried.review, causeKey: outcome.key }]);
   });
 }

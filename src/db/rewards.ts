@@ -18,7 +18,26 @@ export class HoldoutNeverRewardedError extends Error {
   }
 }
 
-/** Creates the reward row if absent and returns it as it stands. */
+/** The campaign's budget is spent: the database refused the slot (constraint campaigns_rewards_within_budget). */
+export class BudgetExhaustedError extends Error {
+  constructor(
+    readonly campaignId: string,
+    readonly maxRewards: number | undefined,
+  ) {
+    super(
+      `campaign ${campaignId}'s budget` +
+        `${maxRewards === undefined ? '' : ` of ${maxRewards.toLocaleString('en-AU')} rewards`} was spent before this reward`,
+    );
+    this.name = 'BudgetExhaustedError';
+  }
+}
+
+/**
+ * Creates the reward row if absent and returns it as it stands. For a budgeted campaign the row holds one of its slots
+ * (migration reward-budget): the first claim takes it, atomically, or fails with BudgetExhaustedError when none is left;
+ * a repeat finds the row and takes nothing more. A row tried again after it FAILED is PENDING again (an attempt is in
+ * flight: its slot cannot be given back meanwhile), and one that gave its slot back takes one again before any credit.
+ */
 export async function claimReward(db: Queryable, r: RewardRequest): Promise<RewardRow> {
   try {
     await db.query(
@@ -27,10 +46,24 @@ export async function claimReward(db: Queryable, r: RewardRequest): Promise<Rewa
        ON CONFLICT (workflow_id) DO NOTHING`,
       [r.workflowId, r.campaignId, r.memberId, r.points, r.idempotencyKey],
     );
+    await db.query(
+      `UPDATE rewards SET status = 'PENDING', updated_at = now(),
+              holds_slot = holds_slot OR EXISTS (
+                SELECT 1 FROM campaigns c WHERE c.campaign_id = rewards.campaign_id AND c.max_rewards IS NOT NULL)
+       WHERE workflow_id = $1 AND status = 'FAILED'`,
+      [r.workflowId],
+    );
   } catch (err) {
     const e = err as { code?: string; constraint?: string };
     if (e.code === '23514' && e.constraint === 'rewards_never_for_holdout') {
       throw new HoldoutNeverRewardedError(r.workflowId);
+    }
+    if (e.code === '23514' && e.constraint === 'campaigns_rewards_within_budget') {
+      const { rows } = await db.query<{ max_rewards: number | null }>(
+        'SELECT max_rewards FROM campaigns WHERE campaign_id = $1',
+        [r.campaignId],
+      );
+      throw new BudgetExhaustedError(r.campaignId, rows[0]?.max_rewards ?? undefined);
     }
     throw err;
   }
@@ -77,4 +110,34 @@ export async function markRewardFailed(db: Queryable, workflowId: string, error:
      WHERE workflow_id = $1 AND status <> 'ISSUED'`,
     [workflowId, error],
   );
+}
+
+/**
+ * Gives the reward's slot back to its campaign's budget: only for a reward that was never issued and has no attempt in
+ * flight (FAILED), when a person dismisses its review. Returns whether a slot was given back.
+ */
+export async function releaseRewardSlot(db: Queryable, workflowId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE rewards SET holds_slot = false, updated_at = now()
+     WHERE workflow_id = $1 AND holds_slot AND status = 'FAILED'`,
+    [workflowId],
+  );
+  return rowCount === 1;
+}
+
+/** A campaign's budget as it stands: the cap, the slots held (credited or in flight), and those left. */
+export interface BudgetFigures {
+  maxRewards: number;
+  reserved: number;
+  remaining: number;
+}
+
+export async function budgetOf(db: Queryable, campaignId: string): Promise<BudgetFigures | undefined> {
+  const { rows } = await db.query<{ max_rewards: number | null; rewards_reserved: number }>(
+    'SELECT max_rewards, rewards_reserved FROM campaigns WHERE campaign_id = $1',
+    [campaignId],
+  );
+  const r = rows[0];
+  if (!r || r.max_rewards === null) return undefined;
+  return { maxRewards: r.max_rewards, reserved: r.rewards_reserved, remaining: r.max_rewards - r.rewards_reserved };
 }

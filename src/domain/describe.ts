@@ -40,6 +40,7 @@ const WHERE: Record<ActivationState, string> = {
   MANUAL_REVIEW: 'the reward could not be issued: needs a person',
   CANCELLED: 'cancelled (opted out)',
   HOLDOUT_QUALIFIED: 'holdout: would have qualified; never rewarded',
+  BUDGET_EXHAUSTED: "eligible, but the campaign's budget of rewards was spent first",
 };
 
 export function currentDetails(

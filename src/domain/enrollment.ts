@@ -115,8 +115,14 @@ export interface CancelRequest {
   operationId?: string;
 }
 
-/** How the reward attempt ended: the points API's receipt, or why it could not be issued. */
-export type RewardResult = ({ status: 'ISSUED' } & RewardReceipt) | { status: 'FAILED'; failure: string };
+/**
+ * How the reward attempt ended: the points API's receipt, why it could not be issued, or no slot left in the campaign's
+ * budget (the database refused it before the points API was asked).
+ */
+export type RewardResult =
+  | ({ status: 'ISSUED' } & RewardReceipt)
+  | { status: 'FAILED'; failure: string }
+  | { status: 'BUDGET_EXHAUSTED'; failure: string };
 
 /** Builds a step: the mutable scratch of one call, never visible outside it. */
 class StepBuilder {
@@ -409,8 +415,9 @@ export function changeSchedule(
 }
 
 /**
- * What the reward attempt ended in: COMPLETED with the credit, or MANUAL_REVIEW with the failure (and a review item
- * for a person to retry or dismiss it).
+ * What the reward attempt ended in: COMPLETED with the credit; BUDGET_EXHAUSTED when every reward the campaign's budget
+ * allows was taken first (the member is told; nothing for a person to do); or MANUAL_REVIEW with the failure (and a
+ * review item for a person to retry or dismiss it).
  */
 export function rewardOutcome(terms: EnrollmentTerms, e: EnrollmentState, result: RewardResult, now: string): Step {
   const b = new StepBuilder(terms, e, now);
@@ -420,6 +427,12 @@ export function rewardOutcome(terms: EnrollmentTerms, e: EnrollmentState, result
     b.line('REWARD_OUTCOME', 'WORKFLOW', { ...result });
     b.moveTo('COMPLETED', `${reward.points} points credited (${result.creditId})`);
     b.notify('REWARD_ISSUED', 'REWARD_ISSUED', { points: reward.points, creditId: result.creditId });
+  } else if (result.status === 'BUDGET_EXHAUSTED') {
+    const { failure } = result;
+    b.e = { ...e, reward: { ...reward, status: 'FAILED', failure } };
+    b.line('REWARD_OUTCOME', 'WORKFLOW', { status: 'BUDGET_EXHAUSTED', failure });
+    b.moveTo('BUDGET_EXHAUSTED', failure);
+    b.notify('BUDGET_EXHAUSTED', 'BUDGET_EXHAUSTED', { points: reward.points, reason: failure });
   } else {
     const { failure } = result;
     b.e = { ...e, reward: { ...reward, status: 'FAILED', failure } };
@@ -456,7 +469,12 @@ export function rewardRetried(
   reviewId: string,
 ): RetriedReward {
   const issued = result.status === 'ISSUED';
-  const to: ActivationState = issued || from === 'COMPLETED' ? 'COMPLETED' : 'MANUAL_REVIEW';
+  const to: ActivationState =
+    issued || from === 'COMPLETED'
+      ? 'COMPLETED'
+      : result.status === 'BUDGET_EXHAUSTED'
+        ? 'BUDGET_EXHAUSTED'
+        : 'MANUAL_REVIEW';
   assertReviewTransition(from, to);
   const view: RewardView = issued
     ? {
@@ -473,7 +491,8 @@ export function rewardRetried(
     ...(from !== to
       ? { transition: { from, to, why: `review ${reviewId}: ${issued ? 'reward issued on retry' : result.failure}` } }
       : {}),
-    ...(!issued
+    // A retry that failed is a person's to look at again; one that found the budget spent has nothing left to retry.
+    ...(result.status === 'FAILED'
       ? {
           review: {
             kind: 'REWARD_FAILED' as const,

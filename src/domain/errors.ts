@@ -19,6 +19,11 @@ export const ErrorType = {
   POINTS_API_UNAVAILABLE: 'POINTS_API_UNAVAILABLE',
   /** A reward asked for a holdout member (code that knows no holdout): the database refuses it; never retried. */
   HOLDOUT_NEVER_REWARDED: 'HOLDOUT_NEVER_REWARDED',
+  /**
+   * Every reward the campaign's budget (maxRewards) allows is taken: the database refused the slot; never retried. The
+   * enrollment ends BUDGET_EXHAUSTED.
+   */
+  BUDGET_EXHAUSTED: 'BUDGET_EXHAUSTED',
   /** The push channel (NOTIFY_URL) refused or did not answer: retried a few times, never fatal. */
   PUSH_CHANNEL_UNAVAILABLE: 'PUSH_CHANNEL_UNAVAILABLE',
 } as const;

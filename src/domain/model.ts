@@ -67,6 +67,7 @@ export const ACTIVATION_STATES = [
   'MANUAL_REVIEW',
   'CANCELLED',
   'HOLDOUT_QUALIFIED',
+  'BUDGET_EXHAUSTED',
 ] as const;
 export type ActivationState = (typeof ACTIVATION_STATES)[number];
 
@@ -77,6 +78,7 @@ export const TERMINAL_STATES: readonly ActivationState[] = [
   'MANUAL_REVIEW',
   'CANCELLED',
   'HOLDOUT_QUALIFIED',
+  'BUDGET_EXHAUSTED',
 ];
 
 /** An enrollment "has a verdict" from PENDING_REWARD on and in every terminal state. */
@@ -91,5 +93,6 @@ export const NOTIFICATION_TYPES = [
   'DISQUALIFIED',
   'REWARD_ISSUED',
   'NOT_ELIGIBLE',
+  'BUDGET_EXHAUSTED',
 ] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];

@@ -271,7 +271,7 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
             issuedAt: String(p.issuedAt),
             alreadyIssued: p.alreadyIssued === true,
           }
-        : { status: 'FAILED', failure: String(p.failure ?? '') };
+        : { status: p.status === 'BUDGET_EXHAUSTED' ? 'BUDGET_EXHAUSTED' : 'FAILED', failure: String(p.failure ?? '') };
     if (typeof p.reviewId !== 'string') return rewardOutcome(terms, e, result, line.occurredAt);
     const retried = rewardRetried(e.state, e.reward, result, p.reviewId);
     const audit: AuditLine[] = [{ type: 'REWARD_OUTCOME', source: 'OPERATOR', payload: p }];

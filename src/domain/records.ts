@@ -23,7 +23,8 @@ export type AuditType =
   | 'NOTIFICATION'
   | 'CONTINUED_AS_NEW'
   | 'REVIEW_OPENED'
-  | 'REVIEW_RESOLVED';
+  | 'REVIEW_RESOLVED'
+  | 'REWARD_SLOT_RELEASED';
 
 export type AuditSource = 'REALTIME' | 'SETTLEMENT' | 'API' | 'WORKFLOW' | 'REWARD' | 'NOTIFIER' | 'OPERATOR';
 
@@ -97,6 +98,8 @@ export interface RetriedReward {
   requestedBy?: string;
   receipt?: RewardReceipt;
   failure?: string;
+  /** The failure is that the campaign's budget was spent (no slot): no new review item. */
+  budgetExhausted?: boolean;
 }
 
 export interface NotificationMessage {

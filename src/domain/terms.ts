@@ -15,6 +15,11 @@ export interface CampaignTerms {
    * (domain/holdout.ts). Absent: 0, every member treated.
    */
   holdoutPercent?: number;
+  /**
+   * The most enrollments of the campaign ever credited (the budget). Each eligible enrollment takes a slot before its
+   * reward is credited, first come first served; one that finds none left ends BUDGET_EXHAUSTED. Absent: no limit.
+   */
+  maxRewards?: number;
 }
 
 export interface EnrollmentSchedule {
@@ -102,4 +107,5 @@ export const sameTerms = (a: CampaignTerms, b: CampaignTerms): boolean =>
   parseDurationMs(a.window) === parseDurationMs(b.window) &&
   parseDurationMs(a.grace) === parseDurationMs(b.grace) &&
   a.currency === b.currency &&
-  (a.holdoutPercent ?? 0) === (b.holdoutPercent ?? 0);
+  (a.holdoutPercent ?? 0) === (b.holdoutPercent ?? 0) &&
+  (a.maxRewards ?? null) === (b.maxRewards ?? null);

@@ -54,7 +54,7 @@ import {
   type CarriedState,
 } from './member-state';
 import type { TransactionOutcome } from './messages';
-import { describeRewardFailure, rewardActivity } from './rewarding';
+import { rewardActivity, rewardFailure } from './rewarding';
 
 export { ANSWERS_KEPT, PATCHES, type ActivationInput, type ActivationResult, type CarriedState } from './member-state';
 export type { LateEvent };
@@ -198,7 +198,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       });
       result = { status: 'ISSUED', ...receipt };
     } catch (err) {
-      result = { status: 'FAILED', failure: describeRewardFailure(err, input.rewardRetryForMs) };
+      result = rewardFailure(err, input.rewardRetryForMs);
     }
     carryOut(rewardOutcome(terms, enrollment(), result, nowIso()));
   }

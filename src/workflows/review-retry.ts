@@ -5,6 +5,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { MemberActivities as Activities } from './activity-contracts';
+import type { RewardResult } from '../domain/enrollment';
 import type { RewardRequest } from '../domain/records';
 import { issueTheReward } from './rewarding';
 
@@ -22,7 +23,7 @@ const { recordRetriedReward } = proxyActivities<Activities>({
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 
-export async function rewardRetry(input: RewardRetryInput): Promise<{ status: 'ISSUED' | 'FAILED' }> {
+export async function rewardRetry(input: RewardRetryInput): Promise<{ status: RewardResult['status'] }> {
   const { reviewId, rewardRetryForMs, requestedBy, ...request } = input;
   const result = await issueTheReward(
     request,
@@ -34,7 +35,8 @@ export async function rewardRetry(input: RewardRetryInput): Promise<{ status: 'I
     const { status: _s, ...receipt } = result;
     await recordRetriedReward({ reviewId, request, ...by, receipt });
   } else {
-    await recordRetriedReward({ reviewId, request, ...by, failure: result.failure });
+    const budget = result.status === 'BUDGET_EXHAUSTED' ? { budgetExhausted: true } : {};
+    await recordRetriedReward({ reviewId, request, ...by, failure: result.failure, ...budget });
   }
   return { status: result.status };
 }

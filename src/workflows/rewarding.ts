@@ -24,8 +24,17 @@ export async function issueTheReward(
   try {
     return { status: 'ISSUED', ...(await issueReward(request)) };
   } catch (err) {
-    return { status: 'FAILED', failure: describeRewardFailure(err, retryForMs) };
+    return rewardFailure(err, retryForMs);
   }
+}
+
+/** The reward activity's failure as a result: the campaign's budget spent, or a failure described for a person. */
+export function rewardFailure(err: unknown, retryForMs: number): Exclude<RewardResult, { status: 'ISSUED' }> {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure && cause.type === ErrorType.BUDGET_EXHAUSTED) {
+    return { status: 'BUDGET_EXHAUSTED', failure: cause.message };
+  }
+  return { status: 'FAILED', failure: describeRewardFailure(err, retryForMs) };
 }
 
 export function describeRewardFailure(err: unknown, retryForMs: number): string {

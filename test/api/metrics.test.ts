@@ -18,6 +18,7 @@ const report = (issued: number): CampaignReport => ({
   lateSettlements: { members: 0, share: 0 },
   graceEffectiveness: { delayedLoads: 0, settledBeforeEvaluation: 0, share: null },
   lift: NO_LIFT,
+  budget: null,
 });
 
 function setup(maxAgeMs: number) {

@@ -43,6 +43,7 @@ it('runs every benchmark and records each one’s figures', async () => {
     'operations',
     'verify',
     'backtest',
+    'live',
   ]) {
     const json = files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
     expect({ name, json: Boolean(json) }).toEqual({ name, json: true });
@@ -59,6 +60,7 @@ it('runs every benchmark and records each one’s figures', async () => {
     'Bulk operations',
     'Proving verdicts',
     'What-if terms',
+    'Live progress',
   ]) {
     expect(readme).toContain(`## ${heading}`);
   }
@@ -113,5 +115,17 @@ it('runs every benchmark and records each one’s figures', async () => {
   for (const level of backtest.levels) {
     expect(level.ours).toMatchObject({ reproduced: level.enrollments, disagree: 0, exitCode: 0 });
   }
+  // Every transaction seen on its member's streams, and one listening connection for them all.
+  const live = JSON.parse(
+    readFileSync(
+      path.join(
+        out,
+        files.find((f) => f.startsWith('live-'))!,
+      ),
+      'utf8',
+    ),
+  );
+  expect(live.stream.missed).toBe(0);
+  expect(live.connections.listening).toBe(1);
   expect(existsSync(path.join(root, 'bench', 'results', 'README.md'))).toBe(true);
 });

@@ -182,6 +182,7 @@ describe('campaign report', () => {
     lateSettlements: { members: 1, share: 0.3333 },
     graceEffectiveness: { delayedLoads: 4, settledBeforeEvaluation: 3, share: 0.75 },
     lift: NO_LIFT,
+    budget: null,
   };
 
   it('shows states with members, rewards, reviews and the settlement monitoring figures', () => {
@@ -223,6 +224,15 @@ describe('campaign report', () => {
       lift: { ...report.lift, holdoutPercent: 20, treatment: { members: 3, activated: 1, rate: 0.3333 } },
     });
     expect(early).toMatch(/lift\s+not yet: both groups need ended enrollments/);
+  });
+
+  it('shows the budget: slots taken and left, and the eligible members who found none', () => {
+    expect(formatCampaignReport(report)).not.toMatch(/budget/);
+    const text = formatCampaignReport({
+      ...report,
+      budget: { maxRewards: 50_000, reserved: 50_000, remaining: 0, exhausted: 1_234 },
+    });
+    expect(text).toMatch(/budget\s+50,000 of 50,000 rewards taken, 0 left; 1,234 eligible members found none left/);
   });
 });
 

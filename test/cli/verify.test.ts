@@ -32,6 +32,7 @@ function scripted(pages: ProofPage[], hangOn?: number) {
     postJson: () => Promise.reject(new Error('not used')),
     postCsv: () => Promise.reject(new Error('not used')),
     postJsonLines: () => Promise.reject(new Error('not used')),
+    events: () => Promise.reject(new Error('not used')),
   };
   let out = '';
   let err = '';

@@ -182,6 +182,43 @@ describe('the reward', () => {
     });
   });
 
+  it('no slot left in the budget: BUDGET_EXHAUSTED, the member told why, nothing for a person to review', () => {
+    const failure = "campaign c1's budget of 10 rewards was spent before this reward";
+    const step = rewardOutcome(terms, frozen(pending()), { status: 'BUDGET_EXHAUSTED', failure }, day(32));
+    expect(step.enrollment.state).toBe('BUDGET_EXHAUSTED');
+    expect(step.enrollment.verdict?.outcome).toBe('ELIGIBLE');
+    expect(step.enrollment.reward).toMatchObject({ status: 'FAILED', failure });
+    expect(step.audit.map((a) => [a.type, a.review])).toEqual([
+      ['REWARD_OUTCOME', undefined],
+      ['TRANSITION', undefined],
+    ]);
+    expect(step.audit[1].payload).toMatchObject({ from: 'PENDING_REWARD', to: 'BUDGET_EXHAUSTED', why: failure });
+    expect(step.notifications).toEqual([
+      { type: 'BUDGET_EXHAUSTED', suffix: 'BUDGET_EXHAUSTED', data: { points: 2_000, reason: failure } },
+    ]);
+    // A holdout member never gets this far (never rewarded), and is never told anything anyway.
+    const holdout = rewardOutcome(
+      { ...terms, group: 'HOLDOUT' },
+      frozen(pending()),
+      { status: 'BUDGET_EXHAUSTED', failure },
+      day(32),
+    );
+    expect(holdout.notifications).toEqual([]);
+  });
+
+  it("a person's retry that finds the budget spent ends BUDGET_EXHAUSTED, with no new review", () => {
+    const reward = { points: 2_000, idempotencyKey: 'activation:c1:M1' };
+    const spent = { status: 'BUDGET_EXHAUSTED' as const, failure: 'spent' };
+    for (const from of ['MANUAL_REVIEW', 'NOT_ELIGIBLE', 'DISQUALIFIED'] as const) {
+      const r = rewardRetried(from, reward, spent, 'rv-1');
+      expect(r).toMatchObject({ to: 'BUDGET_EXHAUSTED', transition: { from, to: 'BUDGET_EXHAUSTED' } });
+      expect(r.review).toBeUndefined();
+    }
+    // A slot given back later can still go to an exhausted member a person retries.
+    const issued = { status: 'ISSUED' as const, creditId: 'cr', issuedAt: day(40), alreadyIssued: false };
+    expect(rewardRetried('BUDGET_EXHAUSTED', reward, issued, 'rv-2').to).toBe('COMPLETED');
+  });
+
   it("a person's retry completes a MANUAL_REVIEW enrollment, or leaves it there with a new review", () => {
     const reward = { points: 2_000, idempotencyKey: 'activation:c1:M1' };
     const ok = rewardRetried(

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { cancel, changeSchedule, scheduleOf, type EnrollmentTerms } from '../../src/domain/enrollment';
+import { cancel, changeSchedule, rewardOutcome, scheduleOf, type EnrollmentTerms } from '../../src/domain/enrollment';
 import { replayTrail, outcomeProblem, type TrailLine } from '../../src/domain/proof';
 import type { TransactionEvent } from '../../src/domain/model';
 import { day, load, settlementOf, terms, withdrawal } from './fixtures';
@@ -19,6 +19,18 @@ describe('replaying an audit trail through the rules', () => {
     expect(replay).toMatchObject({ agrees: true, state: 'COMPLETED', countedCents: 55_000 });
     expect(replay.verdict?.outcome).toBe('ELIGIBLE');
     expect(replay.replayed).toBe(life.lines.filter((l) => l.type !== 'ENROLLED').length);
+  });
+
+  it('proves a member who found the budget spent, and catches a trail that claims a failure instead', () => {
+    const life = new Life().news(load(60_000)).deadlines();
+    const at = life.lines.at(-1)!.occurredAt;
+    life.record(rewardOutcome(terms, life.e, { status: 'BUDGET_EXHAUSTED', failure: 'spent' }, at), at);
+    const replay = replayTrail('M1', life.lines);
+    expect(replay).toMatchObject({ agrees: true, state: 'BUDGET_EXHAUSTED' });
+    expect(outcomeProblem(replay, { state: 'BUDGET_EXHAUSTED', countedCents: 60_000 })).toBeUndefined();
+    const outcome = life.lines.find((l) => l.type === 'REWARD_OUTCOME')!;
+    // The same trail saying the reward failed leads to MANUAL_REVIEW: its BUDGET_EXHAUSTED transition diverges.
+    expect(replayTrail('M1', edited(life.lines, outcome.position, { status: 'FAILED' })).agrees).toBe(false);
   });
 
   it('agrees with a disqualification, a cancellation, rejected news, late news and a moved deadline', () => {

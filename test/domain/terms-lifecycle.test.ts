@@ -98,7 +98,14 @@ describe('the lifecycle', () => {
       'MANUAL_REVIEW',
       'CANCELLED',
       'HOLDOUT_QUALIFIED',
+      'BUDGET_EXHAUSTED',
     ]);
+  });
+
+  it('ends an eligible member who finds no slot in BUDGET_EXHAUSTED, from PENDING_REWARD only', () => {
+    expect(canTransition('PENDING_REWARD', 'BUDGET_EXHAUSTED')).toBe(true);
+    expect(canTransition('CONFIRMING', 'BUDGET_EXHAUSTED')).toBe(false);
+    expect(canTransition('BUDGET_EXHAUSTED', 'COMPLETED')).toBe(false);
   });
 
   it('ends a holdout member who would have qualified in HOLDOUT_QUALIFIED, from CONFIRMING only', () => {

@@ -338,6 +338,60 @@ describe('random requests never get a 5xx', () => {
     );
   });
 
+  it('GET …/members/{m}/events with odd path parameters and Last-Event-IDs: a stream or a contract error', async () => {
+    const server = app.listen(0);
+    await new Promise((r) => server.once('listening', r));
+    const base = `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+    const lastEventId = fc.oneof(
+      fc.constant(undefined),
+      fc.nat().map(String),
+      fc.string({ unit: fc.constantFrom(...'0123456789-+.e x'.split('')), maxLength: 20 }),
+      fc.stringMatching(/^[\x21-\x7e]{0,30}$/),
+    );
+    let streamed = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.constant(CAMPAIGN), pathParam),
+          fc.oneof(fc.constant(MEMBER), pathParam),
+          lastEventId,
+          async (c, m, id) => {
+            const abort = new AbortController();
+            const url = `${base}/v1/campaigns/${c}/members/${m}/events`;
+            const res = await fetch(url, {
+              headers: id === undefined ? {} : { 'Last-Event-ID': id },
+              signal: abort.signal,
+            });
+            const what = `GET ${url} (Last-Event-ID ${JSON.stringify(id)})`;
+            if (res.status === 200) {
+              expect({ what, type: res.headers.get('content-type') }).toEqual({
+                what,
+                type: 'text/event-stream; charset=utf-8',
+              });
+              abort.abort();
+              streamed += 1;
+              return;
+            }
+            if (res.status >= 500) throw new Error(`${what} answered ${res.status}: ${await res.text()}`);
+            expect(await res.json()).toEqual({
+              error: {
+                code: expect.stringMatching(/^[A-Z][A-Z0-9_]*$/),
+                message: expect.any(String),
+                details: expect.any(Array),
+              },
+            });
+          },
+        ),
+        { numRuns: 150 },
+      );
+      // Some runs reached a real stream (the known member, a good or no Last-Event-ID), not only refusals.
+      expect(streamed).toBeGreaterThan(10);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('GET with odd path parameters and query strings', async () => {
     const paths = [
       (a: string) => `/v1/campaigns/${a}`,

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
-import { createApp } from '../../src/api/app';
+import { createApp, type AppDeps } from '../../src/api/app';
 import { createService } from '../../src/api/service';
 import { migrate } from '../../src/db/migrate';
 import { createPool, type Db } from '../../src/db/pool';
@@ -24,7 +24,10 @@ export interface ApiBench {
   teardown(): Promise<void>;
 }
 
-export async function startApiBench(name: string, opts: { rewardRetryForMs?: number } = {}): Promise<ApiBench> {
+export async function startApiBench(
+  name: string,
+  opts: { rewardRetryForMs?: number; app?: Pick<AppDeps, 'eventsHeartbeatMs' | 'eventsMaxStreams'> } = {},
+): Promise<ApiBench> {
   const database = await createTestDatabase(name);
   const env = await createTimeSkippingEnv();
   await migrate(database.url);
@@ -45,13 +48,15 @@ export async function startApiBench(name: string, opts: { rewardRetryForMs?: num
     taskQueue,
     rewardRetryForMs: opts.rewardRetryForMs ?? 86_400_000,
   });
-  const app = createApp({ service, logger: logger.child({}, { level: 'silent' }) });
+  const app = createApp({ service, logger: logger.child({}, { level: 'silent' }), ...opts.app });
   return {
     app,
     env,
     db,
     points,
     async teardown() {
+      // What the app holds open beyond a request (the live views' listening connection), as its host would close it.
+      for (const hook of (app.locals.onClose ?? []) as (() => Promise<void>)[]) await hook();
       worker.shutdown();
       await running;
       await points.stop();

@@ -140,7 +140,7 @@ export async function createBench(opts: BenchOptions = {}): Promise<Bench> {
         ...extra,
       };
       const handle = await env().client.workflow.start<typeof memberActivation>('memberActivation', {
-        workflowId: `activation:${TERMS.campaignId}:${memberId}`,
+        workflowId: `activation:${input.campaign.campaignId}:${memberId}`,
         taskQueue,
         args: [input],
       });

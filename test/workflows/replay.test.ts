@@ -40,6 +40,7 @@ describe('the fixtures cover', () => {
   it('every way a member workflow run ends, and runs still open', () => {
     expect([...paths('memberActivation')].sort()).toEqual(
       expect.arrayContaining([
+        'BUDGET_EXHAUSTED',
         'CANCELLED',
         'COMPLETED',
         'CONTINUED_AS_NEW',
