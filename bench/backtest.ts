@@ -8,24 +8,19 @@
  * within a minute on this machine), whether every verdict was reproduced, and the peak resident memory of the CLI and
  * of the product process during the backtest, which must not grow with the store.
  */
+import { HISTORY_TYPES } from '../src/db/backtest';
 import type { CampaignTerms } from '../src/domain/terms';
 import { mb, perSecond, say } from './lib/common';
-import { runMeasuredCli, seedDecided } from './lib/decided';
+import { runMeasuredCli, seedDecided, walkPages, SERIES_DEFAULTS, SERIES_QUICK, type StoreSeries } from './lib/decided';
 import { api, startProduct, type CodeTree, type Product } from './lib/product';
 
-export interface BacktestOptions {
-  levels: number[];
-  /** Enrollments written per INSERT. */
-  seedBatch: number;
-}
-
-export const BACKTEST_DEFAULTS: BacktestOptions = { levels: [10_000, 100_000, 1_000_000], seedBatch: 1_000 };
-export const BACKTEST_QUICK: BacktestOptions = { levels: [300, 1_500], seedBatch: 250 };
+export type BacktestOptions = StoreSeries;
+export const BACKTEST_DEFAULTS = SERIES_DEFAULTS;
+export const BACKTEST_QUICK = SERIES_QUICK;
 
 const CAMPAIGN = 'bench-backtest';
 /** The API's page (api/backtest.ts BACKTEST_PAGE). */
 const PAGE = 1_000;
-const HISTORY_TYPES = ['TRANSACTION_RECEIVED', 'LATE_EVENT', 'SCHEDULE_CHANGED', 'CANCEL_REQUESTED', 'TRANSITION'];
 
 export interface BacktestLevel {
   enrollments: number;
@@ -49,26 +44,14 @@ export interface BacktestResult {
 }
 
 /** The baseline: the pages the backtest reads, fetched and parsed, nothing replayed. */
-async function readPages(product: Product): Promise<number> {
-  let after: string | null = null;
-  let n = 0;
-  for (;;) {
-    const { rows }: { rows: { member_id: string; workflow_id: string }[] } = await product.db.query(
-      `SELECT member_id, workflow_id, experiment_group, state, enrolled_at, verdict FROM enrollments
-       WHERE campaign_id = $1 AND ($2::text IS NULL OR member_id > $2) ORDER BY member_id LIMIT $3`,
-      [CAMPAIGN, after, PAGE],
-    );
-    if (rows.length === 0) return n;
+const readPages = (product: Product): Promise<number> =>
+  walkPages(product.db, CAMPAIGN, PAGE, async (workflowIds) => {
     await product.db.query(
       `SELECT workflow_id, type, payload, occurred_at FROM audit_events
        WHERE workflow_id = ANY($1::text[]) AND type = ANY($2::text[]) ORDER BY workflow_id, position`,
-      [rows.map((r) => r.workflow_id), HISTORY_TYPES],
+      [workflowIds, HISTORY_TYPES],
     );
-    n += rows.length;
-    if (rows.length < PAGE) return n;
-    after = rows[rows.length - 1].member_id;
-  }
-}
+  });
 
 export async function measureBacktest(tree: CodeTree, o: BacktestOptions): Promise<BacktestResult> {
   say(`backtest on ${tree.label}: starting the product…`);

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '../src/dev/tools';
 import { gitInfo, interruption, say } from './lib/common';
 import { commitTree, currentTree, type CodeTree } from './lib/product';
-import { machine, record } from './lib/results';
+import { machine, record, type Section } from './lib/results';
 import { ENROLLMENTS_DEFAULTS, ENROLLMENTS_QUICK, measureEnrollments, type EnrollTreeResult } from './enrollments';
 import { measureOperations, OPERATIONS_DEFAULTS, OPERATIONS_QUICK } from './operations';
 import { measureRewards, REWARDS_DEFAULTS, REWARDS_QUICK, type RewardsResult } from './rewards';
@@ -63,6 +63,33 @@ const BENCHMARKS: Record<string, Benchmark> = {
   live: liveBenchmark,
 };
 
+/** Writes a benchmark's JSON (the machine, the commit, the run's parameters and figures) and its table rows. */
+function publish(
+  run: Run,
+  name: string,
+  at: Date,
+  measured: Record<string, unknown>,
+  section: Section,
+  rows: (string | number)[][],
+): void {
+  const file = record(
+    run.out,
+    name,
+    at,
+    {
+      benchmark: name,
+      date: at.toISOString(),
+      machine: machine(),
+      git: gitInfo(repoRoot()),
+      quick: run.quick,
+      ...measured,
+    },
+    section,
+    rows,
+  );
+  say(`${name}: wrote ${path.relative(repoRoot(), file)}`);
+}
+
 const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a && b ? Math.round((a / b) * 100) / 100 : null;
@@ -94,16 +121,11 @@ async function enrollmentsBenchmark(run: Run, trees: CodeTree[]): Promise<void> 
       ),
     ];
   });
-  const file = record(
-    run.out,
+  publish(
+    run,
     'enrollments',
     at,
     {
-      benchmark: 'enrollments',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       trees: results,
     },
@@ -115,7 +137,7 @@ writes in the transaction around the start), interleaved.
 
 - **knee API / raw**: the highest rate (enrollments/s) at which every request was answered with an ack p99 ≤ 200 ms.
 - **ack p99**, **events/enrollment** (history events of a sample of the runs) and **CPU s/1000** (node / Temporal dev
-  server / PostgreSQL) at the API's knee, API / raw.`,
+server / PostgreSQL) at the API's knee, API / raw.`,
       columns: [
         'date',
         'code',
@@ -129,7 +151,6 @@ writes in the transaction around the start), interleaved.
     },
     rows,
   );
-  say(`enrollments: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function storeBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
@@ -148,16 +169,11 @@ async function storeBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
     `${l.postgresBytesPerEnrollment} / ${l.temporalBytesPerEnrollment}`,
     notesOf(run, l.unseen ? [`${l.unseen} transactions unseen`] : []),
   ]);
-  const file = record(
-    run.out,
+  publish(
+    run,
     'store',
     at,
     {
-      benchmark: 'store',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       ...result,
     },
@@ -171,7 +187,7 @@ history first), and what the sleeping enrollments cost.
 - **fresh p50 / p99** (ms): from the 202 to the read model showing the transaction; **ack p99** (ms) of those.
 - **node RSS MB**: the product's node process (API and worker) with the store asleep.
 - **bytes/enrollment PG / Temporal**: growth of PostgreSQL's data directory and of the dev server's SQLite files, per
-  enrollment (WAL included; PostgreSQL's preallocated segments make its figure coarse at small levels).`,
+enrollment (WAL included; PostgreSQL's preallocated segments make its figure coarse at small levels).`,
       columns: [
         'date',
         'code',
@@ -187,7 +203,6 @@ history first), and what the sleeping enrollments cost.
     },
     rows,
   );
-  say(`store: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function rewardsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
@@ -208,16 +223,11 @@ async function rewardsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
     r.refusedAttempts,
     notesOf(run),
   ]);
-  const file = record(
-    run.out,
+  publish(
+    run,
     'rewards',
     at,
     {
-      benchmark: 'rewards',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       trees: results,
     },
@@ -229,7 +239,7 @@ flight (POINTS_API_MAX_CONCURRENT).
 
 - **rewards/s**: COMPLETED per second from the first to the last; **bound**: limit / latency (Little's law).
 - **first / last** (ms after the due time); **completed / credits / members credited**: none lost, none doubled when
-  all three equal \`members\`; **429s**: credit attempts the points API refused for its limit.`,
+all three equal \`members\`; **429s**: credit attempts the points API refused for its limit.`,
       columns: [
         'date',
         'code',
@@ -246,7 +256,6 @@ flight (POINTS_API_MAX_CONCURRENT).
     },
     rows,
   );
-  say(`rewards: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function operationsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
@@ -265,16 +274,11 @@ async function operationsBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
     `${r.ours.changedOnce} / ${r.ours.changedTwice}`,
     notesOf(run),
   ];
-  const file = record(
-    run.out,
+  publish(
+    run,
     'operations',
     at,
     {
-      benchmark: 'operations',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       trees: [r],
     },
@@ -285,9 +289,9 @@ over them (the baseline: one signal per workflow, paced by the server's batcher)
 EXTEND_SCHEDULE over the same members, followed to COMPLETED.
 
 - **batch signal/s** and **ours/s**: members per second from the start to the end of each (ours includes the
-  selection's snapshot); **×**: ours / baseline.
+selection's snapshot); **×**: ours / baseline.
 - **changed / refused / failed**: the operation's counts; **once / twice**: enrollments with one schedule change and
-  with more than one (0: nobody changed twice).`,
+with more than one (0: nobody changed twice).`,
       columns: [
         'date',
         'code',
@@ -303,7 +307,6 @@ EXTEND_SCHEDULE over the same members, followed to COMPLETED.
     },
     [row],
   );
-  say(`operations: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function verifyBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
@@ -323,16 +326,11 @@ async function verifyBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
     `${l.cliPeakRssMb} / ${l.apiRssMb}`,
     notesOf(run),
   ]);
-  const file = record(
-    run.out,
+  publish(
+    run,
     'verify',
     at,
     {
-      benchmark: 'verify',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       ...result,
     },
@@ -347,7 +345,7 @@ and every trail replayed through the rules.
 - **baseline/s** and **ours/s**: enrollments per second over the whole campaign; **×**: ours / baseline.
 - **verified / failed**: the verifier's counts (exit code 0: all verified).
 - **RSS MB CLI / API**: the CLI's peak resident memory, and the API's (with the worker, one process) after the walk:
-  flat across levels is the point.`,
+flat across levels is the point.`,
       columns: [
         'date',
         'code',
@@ -364,7 +362,6 @@ and every trail replayed through the rules.
     },
     rows,
   );
-  say(`verify: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function backtestBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
@@ -386,16 +383,11 @@ async function backtestBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
     `${l.cliPeakRssMb} / ${l.productPeakRssMb}`,
     notesOf(run),
   ]);
-  const file = record(
-    run.out,
+  publish(
+    run,
     'backtest',
     at,
     {
-      benchmark: 'backtest',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       ...result,
     },
@@ -407,11 +399,11 @@ lines of their facts, 1,000 a page) and replays nothing; ours is the compiled CL
 through the API, streamed, every trail replayed under the actual terms and under the what-if.
 
 - **baseline/s** and **ours/s**: enrollments per second over the whole campaign; **×**: ours / baseline;
-  **s**: the whole backtest, seconds (the target: 100k within a minute).
+**s**: the whole backtest, seconds (the target: 100k within a minute).
 - **reproduced / not**: recorded verdicts the replay under the actual terms reached, and missed (must be 0).
 - **flips**: verdicts the lower target changes.
 - **peak RSS MB CLI / product**: the CLI's peak resident memory, and the product process's (API and worker, one
-  process) during the backtest: flat across levels is the point.`,
+process) during the backtest: flat across levels is the point.`,
       columns: [
         'date',
         'code',
@@ -430,7 +422,6 @@ through the API, streamed, every trail replayed under the actual terms and under
     },
     rows,
   );
-  say(`backtest: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function liveBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
@@ -452,16 +443,11 @@ async function liveBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
     `${r.productRssMb.before} → ${r.productRssMb.withStreams}`,
     notesOf(run),
   ];
-  const file = record(
-    run.out,
+  publish(
+    run,
     'live',
     at,
     {
-      benchmark: 'live',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: o,
       ...r,
     },
@@ -473,11 +459,11 @@ scheduled send (the POST included) to the first moment its member's streams all 
 or a poll of the member view read one (the baseline: a client asking every 25 ms).
 
 - **streams**: open at once; **listening / total**: the product's database connections then, and how many of them
-  listen (one, however many streams).
+listen (one, however many streams).
 - **stream p50 / p99** and **poll p50 / p99**: ms; **per-stream p99**: over every (transaction, stream) pair;
-  **×**: stream p99 / poll p99 (below 1: the stream is the fresher way to know).
+**×**: stream p99 / poll p99 (below 1: the stream is the fresher way to know).
 - **missed**: transactions not seen within 30 s (stream / poll); **RSS MB**: the product process before the streams
-  opened → with them open.`,
+opened → with them open.`,
       columns: [
         'date',
         'code',
@@ -496,7 +482,6 @@ or a poll of the member view read one (the baseline: a client asking every 25 ms
     },
     [row],
   );
-  say(`live: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 /** The settlement benchmark is its own program (`npm run bench:settlement`, with more options): run it as such. */
@@ -551,16 +536,11 @@ async function transactionsBenchmark(run: Run, trees: CodeTree[]): Promise<void>
       ].join('; '),
     ];
   });
-  const file = record(
-    run.out,
+  publish(
+    run,
     'transactions',
     at,
     {
-      benchmark: 'transactions',
-      date: at.toISOString(),
-      machine: machine(),
-      git: gitInfo(repoRoot()),
-      quick: run.quick,
       parameters: { ...o, kneeP99Ms: KNEE_P99_MS },
       trees: results,
       comparisons,
@@ -575,7 +555,7 @@ member-view reads alongside. Latencies count from each request's scheduled time.
 - **knee API / raw**: the highest rate (tx/s) at which every request was answered and the ack p99 stayed ≤ 200 ms.
 - **@70%**: the rate of the rounds that follow; **API/raw thr.**: their throughput ratio.
 - **ack p99 API / raw** (ms) and **fresh p50 / p99** (ms): from the 202 to the ledger row the recorder writes with the
-  member view (what \`GET …/members/{id}\` then shows).
+member view (what \`GET …/members/{id}\` then shows).
 - **read p99**: member-view reads (ms) while transactions flow at that rate.
 - **events/tx**: history events per transaction (a sample of the members' histories; by type in the JSON).
 - **CPU s/1000 tx**: node (API and worker) / Temporal dev server / PostgreSQL.`,
@@ -596,7 +576,6 @@ member-view reads alongside. Latencies count from each request's scheduled time.
     },
     rows,
   );
-  say(`transactions: wrote ${path.relative(repoRoot(), file)}`);
 }
 
 async function main(): Promise<number> {

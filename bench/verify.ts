@@ -9,17 +9,20 @@
  */
 import type { CampaignTerms } from '../src/domain/terms';
 import { mb, perSecond, say } from './lib/common';
-import { runMeasuredCli, seedDecided, statusBytes } from './lib/decided';
+import {
+  runMeasuredCli,
+  seedDecided,
+  statusBytes,
+  walkPages,
+  SERIES_DEFAULTS,
+  SERIES_QUICK,
+  type StoreSeries,
+} from './lib/decided';
 import { api, startProduct, type CodeTree, type Product } from './lib/product';
 
-export interface VerifyOptions {
-  levels: number[];
-  /** Enrollments written per INSERT. */
-  seedBatch: number;
-}
-
-export const VERIFY_DEFAULTS: VerifyOptions = { levels: [10_000, 100_000, 1_000_000], seedBatch: 1_000 };
-export const VERIFY_QUICK: VerifyOptions = { levels: [300, 1_500], seedBatch: 250 };
+export type VerifyOptions = StoreSeries;
+export const VERIFY_DEFAULTS = SERIES_DEFAULTS;
+export const VERIFY_QUICK = SERIES_QUICK;
 
 const CAMPAIGN = 'bench-verify';
 const PAGE = 500;
@@ -40,28 +43,16 @@ export interface VerifyResult {
 }
 
 /** The baseline: the pages the proofs read, fetched and parsed, nothing checked. */
-async function readPages(product: Product): Promise<number> {
-  let after: string | null = null;
-  let n = 0;
-  for (;;) {
-    const { rows }: { rows: { member_id: string; workflow_id: string }[] } = await product.db.query(
-      `SELECT * FROM enrollments WHERE campaign_id = $1 AND ($2::text IS NULL OR member_id > $2)
-       ORDER BY member_id LIMIT $3`,
-      [CAMPAIGN, after, PAGE],
-    );
-    if (rows.length === 0) return n;
+const readPages = (product: Product): Promise<number> =>
+  walkPages(product.db, CAMPAIGN, PAGE, async (workflowIds) => {
     const trails = await product.db.query<{ payload_text: string }>(
       `SELECT workflow_id, position, event_key, type, source, payload::text AS payload_text, prev_hash, hash,
               to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_text
        FROM audit_events WHERE workflow_id = ANY($1::text[]) ORDER BY workflow_id, position`,
-      [rows.map((r) => r.workflow_id)],
+      [workflowIds],
     );
     for (const t of trails.rows) JSON.parse(t.payload_text);
-    n += rows.length;
-    if (rows.length < PAGE) return n;
-    after = rows[rows.length - 1].member_id;
-  }
-}
+  });
 
 export async function measureVerify(tree: CodeTree, o: VerifyOptions): Promise<VerifyResult> {
   say(`verify on ${tree.label}: starting the product…`);

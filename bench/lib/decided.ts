@@ -73,6 +73,14 @@ export function decided(terms: EnrollmentTerms, random: () => number): { lines: 
   return { lines, e };
 }
 
+/** A store grown level by level: decided enrollments at each level (cumulative), seeded `seedBatch` a statement. */
+export interface StoreSeries {
+  levels: number[];
+  seedBatch: number;
+}
+export const SERIES_DEFAULTS: StoreSeries = { levels: [10_000, 100_000, 1_000_000], seedBatch: 1_000 };
+export const SERIES_QUICK: StoreSeries = { levels: [300, 1_500], seedBatch: 250 };
+
 /**
  * Seeds members `from` to `to` (exclusive) of `campaign`, `batch` a statement: ids `{prefix}-0000123`. Returns the audit
  * lines written.
@@ -132,6 +140,33 @@ export async function seedDecided(
   }
   await db.query('ANALYZE enrollments; ANALYZE audit_events');
   return lines;
+}
+
+/**
+ * A baseline's walk of a campaign: its enrollments `page` at a time in member id order (keyset, as the API's walks),
+ * each page's workflow ids handed to `read` (which fetches what the measured code would fetch for them). Returns how many
+ * enrollments were walked.
+ */
+export async function walkPages(
+  db: pg.Pool,
+  campaignId: string,
+  page: number,
+  read: (workflowIds: string[]) => Promise<void>,
+): Promise<number> {
+  let after: string | null = null;
+  let n = 0;
+  for (;;) {
+    const { rows }: { rows: { member_id: string; workflow_id: string }[] } = await db.query(
+      `SELECT * FROM enrollments WHERE campaign_id = $1 AND ($2::text IS NULL OR member_id > $2)
+       ORDER BY member_id LIMIT $3`,
+      [campaignId, after, page],
+    );
+    if (rows.length === 0) return n;
+    await read(rows.map((r) => r.workflow_id));
+    n += rows.length;
+    if (rows.length < page) return n;
+    after = rows[rows.length - 1].member_id;
+  }
 }
 
 /** A figure of /proc/<pid>/status in bytes (VmHWM: the peak resident set; VmRSS: now); 0 once the process is gone. */

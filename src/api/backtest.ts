@@ -4,7 +4,7 @@
  * next page is read while this one is replayed), so a million enrollments take the memory a thousand do.
  */
 import { backtestPage, countForBacktest, pointsIssued, type BacktestEnrollment } from '../db/backtest';
-import type { Campaign } from '../db/campaigns';
+import { snapshotOf, type Campaign } from '../db/campaigns';
 import type { Queryable } from '../db/queryable';
 import {
   backtestMember,
@@ -64,14 +64,7 @@ export async function runBacktest(
   const started = Date.now();
   const now = (opts.now ?? new Date()).toISOString();
   const includeOpen = request.includeOpen === true;
-  const actualTerms: CampaignTerms = {
-    campaignId: campaign.campaignId,
-    targetCents: campaign.targetCents,
-    rewardPoints: campaign.rewardPoints,
-    window: campaign.window,
-    grace: campaign.grace,
-    currency: campaign.currency,
-  };
+  const actualTerms = snapshotOf(campaign);
   const whatIfTerms = termsWith(actualTerms, request);
   const total = await countForBacktest(db, campaign.campaignId, includeOpen);
   const tally = new BacktestTally();

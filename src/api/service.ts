@@ -22,7 +22,14 @@ import type { bulkOperation } from '../workflows/bulk-operation';
 import { getReview, listReviews, type Review, type ReviewAction, type ReviewState } from '../db/reviews';
 import { batchDigest, batchReport, digestOf, SettlementFileError, stageSettlementFile } from '../db/settlements';
 import type { settlementBatch } from '../workflows/settlement-batch';
-import { countByState, getCampaign, putCampaign, type Campaign, type PutCampaignResult } from '../db/campaigns';
+import {
+  countByState,
+  getCampaign,
+  putCampaign,
+  snapshotOf,
+  type Campaign,
+  type PutCampaignResult,
+} from '../db/campaigns';
 import { proveEnrollments, summary, type Proof } from './proofs';
 import { runBacktest, type BacktestProgress, type BacktestReport, type BacktestRequest } from './backtest';
 import { createLiveViews, type Follower, type LiveViews } from './live';
@@ -158,17 +165,7 @@ export function createService(deps: ServiceDeps) {
 
       const workflowId = activationWorkflowId(campaignId, memberId);
       const schedule = scheduleFor(campaign, enrolledAt ? canonicalTime(enrolledAt) : new Date().toISOString());
-      const terms: CampaignTerms = {
-        campaignId: campaign.campaignId,
-        targetCents: campaign.targetCents,
-        rewardPoints: campaign.rewardPoints,
-        window: campaign.window,
-        grace: campaign.grace,
-        currency: campaign.currency,
-        // Only when there is one: the snapshot of a campaign without a holdout stays as it always was.
-        ...(campaign.holdoutPercent ? { holdoutPercent: campaign.holdoutPercent } : {}),
-        ...(campaign.maxRewards ? { maxRewards: campaign.maxRewards } : {}),
-      };
+      const terms = snapshotOf(campaign);
       const group = assignGroup(campaignId, memberId, campaign.holdoutPercent);
       // The snapshot names the group only where there is a holdout (as the terms name the share).
       const grouped = campaign.holdoutPercent ? { group } : {};

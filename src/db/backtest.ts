@@ -10,7 +10,13 @@ import { hasVerdict, VERDICT_STATES, type ActivationState } from '../domain/mode
 import type { Queryable } from './queryable';
 
 /** The audit lines a history is made of: the facts, and the transitions that place the real deadlines among them. */
-const HISTORY_TYPES = ['TRANSACTION_RECEIVED', 'LATE_EVENT', 'SCHEDULE_CHANGED', 'CANCEL_REQUESTED', 'TRANSITION'];
+export const HISTORY_TYPES = [
+  'TRANSACTION_RECEIVED',
+  'LATE_EVENT',
+  'SCHEDULE_CHANGED',
+  'CANCEL_REQUESTED',
+  'TRANSITION',
+];
 
 export interface BacktestEnrollment {
   memberId: string;

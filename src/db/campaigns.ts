@@ -30,6 +30,21 @@ const toCampaign = (r: CampaignRow): Campaign => ({
   createdAt: r.created_at.toISOString(),
 });
 
+/**
+ * The campaign's terms as an enrollment keeps them (its workflow's input, its ENROLLED line): the optional terms only
+ * where the campaign has them, so the snapshot of a campaign without a holdout or a budget stays as it always was.
+ */
+export const snapshotOf = (c: Campaign): CampaignTerms => ({
+  campaignId: c.campaignId,
+  targetCents: c.targetCents,
+  rewardPoints: c.rewardPoints,
+  window: c.window,
+  grace: c.grace,
+  currency: c.currency,
+  ...(c.holdoutPercent ? { holdoutPercent: c.holdoutPercent } : {}),
+  ...(c.maxRewards ? { maxRewards: c.maxRewards } : {}),
+});
+
 export async function getCampaign(db: Queryable, campaignId: string): Promise<Campaign | undefined> {
   const { rows } = await db.query<CampaignRow>('SELECT * FROM campaigns WHERE campaign_id = $1', [campaignId]);
   return rows[0] && toCampaign(rows[0]);

@@ -34,6 +34,17 @@ it('runs every benchmark and records each one’s figures', async () => {
   if (code !== 0) throw new Error(`npm run bench -- --quick exited ${code}:\n${log.slice(-6000)}`);
 
   const files = readdirSync(out);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the figures of each benchmark's own shape
+  const resultOf = (name: string): any =>
+    JSON.parse(
+      readFileSync(
+        path.join(
+          out,
+          files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'))!,
+        ),
+        'utf8',
+      ),
+    );
   for (const name of [
     'transactions',
     'enrollments',
@@ -47,8 +58,7 @@ it('runs every benchmark and records each one’s figures', async () => {
   ]) {
     const json = files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
     expect({ name, json: Boolean(json) }).toEqual({ name, json: true });
-    const result = JSON.parse(readFileSync(path.join(out, json!), 'utf8')) as { benchmark?: string };
-    expect(result.benchmark).toBe(name);
+    expect((resultOf(name) as { benchmark?: string }).benchmark).toBe(name);
   }
   const readme = readFileSync(path.join(out, 'README.md'), 'utf8');
   for (const heading of [
@@ -65,66 +75,26 @@ it('runs every benchmark and records each one’s figures', async () => {
     expect(readme).toContain(`## ${heading}`);
   }
   // The figures a reader looks for are there (not that they are good).
-  const tx = JSON.parse(
-    readFileSync(
-      path.join(
-        out,
-        files.find((f) => f.startsWith('transactions-'))!,
-      ),
-      'utf8',
-    ),
-  );
+  const tx = resultOf('transactions');
   expect(tx.trees[0].rounds.length).toBeGreaterThan(0);
   expect(tx.trees[0].rounds[0].freshness).not.toBeNull();
   expect(tx.trees[0].rounds[0].eventsPerTransactionTotal).toBeGreaterThan(0);
-  const rewards = JSON.parse(
-    readFileSync(
-      path.join(
-        out,
-        files.find((f) => f.startsWith('rewards-'))!,
-      ),
-      'utf8',
-    ),
-  );
+  const rewards = resultOf('rewards');
   // None lost, none doubled: that part is correctness, and holds at any speed.
   expect(rewards.trees[0].completed).toBe(rewards.parameters.members);
   expect(rewards.trees[0].credits).toBe(rewards.parameters.members);
   expect(rewards.trees[0].distinctCreditedMembers).toBe(rewards.parameters.members);
   // Every member of the operation changed once, none twice (correctness again).
-  const ops = JSON.parse(
-    readFileSync(
-      path.join(
-        out,
-        files.find((f) => f.startsWith('operations-'))!,
-      ),
-      'utf8',
-    ),
-  );
+  const ops = resultOf('operations');
   expect(ops.trees[0].ours).toMatchObject({ changed: ops.parameters.members, changedTwice: 0, failed: 0 });
   expect(ops.trees[0].ours.changedOnce).toBe(ops.parameters.members);
   // Every verdict reproduced by the backtest's replay under the actual terms, at every level.
-  const backtest = JSON.parse(
-    readFileSync(
-      path.join(
-        out,
-        files.find((f) => f.startsWith('backtest-'))!,
-      ),
-      'utf8',
-    ),
-  );
+  const backtest = resultOf('backtest');
   for (const level of backtest.levels) {
     expect(level.ours).toMatchObject({ reproduced: level.enrollments, disagree: 0, exitCode: 0 });
   }
   // Every transaction seen on its member's streams, and one listening connection for them all.
-  const live = JSON.parse(
-    readFileSync(
-      path.join(
-        out,
-        files.find((f) => f.startsWith('live-'))!,
-      ),
-      'utf8',
-    ),
-  );
+  const live = resultOf('live');
   expect(live.stream.missed).toBe(0);
   expect(live.connections.listening).toBe(1);
   expect(existsSync(path.join(root, 'bench', 'results', 'README.md'))).toBe(true);

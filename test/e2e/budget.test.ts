@@ -6,6 +6,7 @@
  */
 import { Pool } from 'pg';
 import { startPointsApi, type PointsApi } from '../../src/dev/points-api';
+import { inParallel, loadBody } from '../support/requests';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 import { exitOf, workerProcesses } from '../support/workers';
 
@@ -17,24 +18,6 @@ let stack: TestStack;
 let points: PointsApi;
 let db: Pool;
 const workers = workerProcesses(() => stack);
-
-async function post<T>(p: string, body: unknown) {
-  const res = await fetch(`${stack.apiUrl}${p}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
-}
-
-async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      for (let i = next++; i < items.length; i = next++) await fn(items[i]);
-    }),
-  );
-}
 
 beforeAll(async () => {
   // Every credit takes 1.5 s: the burst's credits are in flight together when the worker is killed.
@@ -70,17 +53,8 @@ it('a burst of verdicts, a slow points API and a worker killed mid-burst: exactl
   // Everyone enrolled at the same instant: every verdict falls in the same second.
   const enrolledAt = new Date().toISOString();
   await inParallel(MEMBERS, 16, async (memberId) => {
-    expect((await post(`/v1/campaigns/${C}/enrollments`, { memberId, enrolledAt })).status).toBe(201);
-    const load = await post('/v1/transactions', {
-      transactionId: `TX-${memberId}`,
-      memberId,
-      kind: 'LOAD',
-      amountCents: 60_000,
-      currency: 'AUD',
-      channel: 'DEBIT_CARD',
-      occurredAt: new Date().toISOString(),
-    });
-    expect(load.status).toBe(202);
+    expect((await stack.api('POST', `/v1/campaigns/${C}/enrollments`, { memberId, enrolledAt })).status).toBe(201);
+    expect((await stack.api('POST', '/v1/transactions', loadBody(memberId, `TX-${memberId}`))).status).toBe(202);
   });
 
   // The burst has begun when the first slot is taken; its credit is still on its way (1.5 s): kill a worker now.

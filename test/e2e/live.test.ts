@@ -7,6 +7,7 @@
  */
 import { Pool } from 'pg';
 import { buildCli, runCli } from '../support/cli';
+import { loadBody } from '../support/requests';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 const C = 'live-e2e';
@@ -99,15 +100,7 @@ class Stream {
 const enroll = async (memberId: string) =>
   expect((await stack.api('POST', `/v1/campaigns/${C}/enrollments`, { memberId })).status).toBe(201);
 const load = (memberId: string, transactionId: string, amountCents: number) =>
-  stack.api('POST', '/v1/transactions', {
-    transactionId,
-    memberId,
-    kind: 'LOAD',
-    amountCents,
-    currency: 'AUD',
-    channel: 'DEBIT_CARD',
-    occurredAt: new Date().toISOString(),
-  });
+  stack.api('POST', '/v1/transactions', loadBody(memberId, transactionId, amountCents));
 
 it('carries the view on every change: a load counted, the goal, the window, the verdict, the reward', async () => {
   await enroll('L-1');

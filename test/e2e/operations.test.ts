@@ -7,6 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { Pool } from 'pg';
 import { captureHistories } from '../support/histories';
+import { inParallel } from '../support/requests';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 import { exitOf, workerProcesses } from '../support/workers';
 
@@ -27,16 +28,6 @@ async function post<T>(p: string, body: unknown, headers: Record<string, string>
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };
-}
-
-/** Runs `fn` over `items`, `width` at a time. */
-async function inParallel<T>(items: T[], width: number, fn: (item: T) => Promise<void>) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      for (let i = next++; i < items.length; i = next++) await fn(items[i]);
-    }),
-  );
 }
 
 interface Operation {

@@ -19,6 +19,7 @@ import {
   waitUntil,
   type Product,
 } from '../support/product';
+import { loadBody } from '../support/requests';
 
 jest.setTimeout(300_000);
 
@@ -40,15 +41,7 @@ async function start(dataDir: string, ports: Record<string, string>): Promise<Pr
   return product;
 }
 
-const load = (memberId: string, transactionId: string, amountCents = 60_000) => ({
-  transactionId,
-  memberId,
-  kind: 'LOAD',
-  amountCents,
-  currency: 'AUD',
-  channel: 'DEBIT_CARD',
-  occurredAt: new Date().toISOString(),
-});
+const load = loadBody;
 
 interface Credit {
   memberId: string;

@@ -16,6 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadBody } from '../support/requests';
 import { eventually, startTestStack, type TestStack } from '../support/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -186,15 +187,8 @@ async function seed(api: TestStack): Promise<Fixtures> {
   };
   const now = Date.now();
   const iso = (ms: number) => new Date(ms).toISOString();
-  const load = (transactionId: string, memberId: string, occurredAt: string, amountCents = 5_000) => ({
-    transactionId,
-    memberId,
-    kind: 'LOAD',
-    amountCents,
-    currency: 'AUD',
-    channel: 'DEBIT_CARD',
-    occurredAt,
-  });
+  const load = (transactionId: string, memberId: string, occurredAt: string, amountCents = 5_000) =>
+    loadBody(memberId, transactionId, amountCents, occurredAt);
 
   // Open enrollments in the default campaign: one has counted loads, one was disqualified by a withdrawal.
   const open = ['M-1001', 'M-1002', 'M-1003', 'M-1004', 'M-1005', 'M-1006', 'M-1007', 'M-1008'];
