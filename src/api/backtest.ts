@@ -24,7 +24,7 @@ export interface BacktestRequest extends WhatIfTerms {
   includeOpen?: boolean;
 }
 
-type Terms = Pick<CampaignTerms, 'targetCents' | 'rewardPoints' | 'window' | 'grace'>;
+type Terms = Pick<CampaignTerms, 'targetCents' | 'rewardPoints' | 'window' | 'grace' | 'maxRewards'>;
 
 export interface BacktestReport extends Omit<BacktestSummary, 'actual'> {
   campaignId: string;
@@ -45,6 +45,7 @@ const termsOf = (c: CampaignTerms): Terms => ({
   rewardPoints: c.rewardPoints,
   window: c.window,
   grace: c.grace,
+  ...(c.maxRewards !== undefined ? { maxRewards: c.maxRewards } : {}),
 });
 
 /** Stopped because the caller went away: nothing to answer. */
@@ -104,7 +105,7 @@ export async function runBacktest(
     done += page.length;
     opts.onProgress?.({ done, total: Math.max(total, done) });
   }
-  const summary = tally.summary(actualTerms.rewardPoints, whatIfTerms.rewardPoints);
+  const summary = tally.summary(actualTerms, whatIfTerms);
   return {
     campaignId: campaign.campaignId,
     generatedAt: now,

@@ -663,6 +663,13 @@ export const BacktestBody = z
     rewardPoints: RewardPoints.optional(),
     window: WindowDuration.optional(),
     grace: GraceDuration.optional(),
+    maxRewards: z
+      .number()
+      .int()
+      .positive()
+      .max(2_147_483_647)
+      .optional()
+      .openapi({ description: 'A budget to try: at most this many rewards (how many, not which members)' }),
     includeOpen: z
       .boolean()
       .default(false)
@@ -682,6 +689,7 @@ const BacktestTerms = z.object({
   rewardPoints: z.number().int(),
   window: z.string(),
   grace: z.string(),
+  maxRewards: z.number().int().optional(),
 });
 const BacktestLift = LiftResponse.omit({ holdoutPercent: true, pointsIssued: true });
 const BacktestSide = z.object({
@@ -690,7 +698,14 @@ const BacktestSide = z.object({
     .number()
     .int()
     .openapi({ description: 'Of them, outcomes that are projections: the evaluatesAt of these terms is still ahead' }),
-  rewards: z.number().int().openapi({ description: 'Treated members with an ELIGIBLE outcome: each is credited' }),
+  rewards: z
+    .number()
+    .int()
+    .openapi({ description: 'Treated members with an ELIGIBLE outcome who are credited (within the budget, if any)' }),
+  budgetExhausted: z
+    .number()
+    .int()
+    .openapi({ description: 'Treated members with an ELIGIBLE outcome past the budget (maxRewards): not credited' }),
   holdoutQualified: z.number().int().openapi({ description: 'Holdout members with an ELIGIBLE outcome (never paid)' }),
   pointsCost: z.number().int().openapi({ description: 'rewards × rewardPoints' }),
   lift: BacktestLift,

@@ -67,6 +67,7 @@ export type Command =
 export interface BacktestRequest {
   targetCents?: number;
   rewardPoints?: number;
+  maxRewards?: number;
   window?: string;
   grace?: string;
   includeOpen?: boolean;
@@ -357,7 +358,8 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
     },
   },
   backtest: {
-    synopsis: 'backtest <campaignId> [--target CENTS] [--window D] [--grace D] [--points N] [--include-open]',
+    synopsis:
+      'backtest <campaignId> [--target CENTS] [--window D] [--grace D] [--points N] [--max-rewards N] [--include-open]',
     summary: "what-if terms: the campaign's recorded enrollments replayed under other terms, beside what happened",
     details: [
       'Replays every decided enrollment (with --include-open, every enrollment) from its audit trail through the',
@@ -372,6 +374,7 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       window: { type: 'string', value: 'D', help: 'window, an ISO-8601 duration (P30D)' },
       grace: { type: 'string', value: 'D', help: 'grace period, an ISO-8601 duration (PT48H)' },
       points: { type: 'string', value: 'N', help: 'reward in points' },
+      'max-rewards': { type: 'string', value: 'N', help: 'a budget: at most N rewards credited' },
       'include-open': {
         type: 'boolean',
         help: 'also the enrollments without a verdict (projected on what they heard)',
@@ -382,6 +385,7 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       for (const [option, field] of [
         ['target', 'targetCents'],
         ['points', 'rewardPoints'],
+        ['max-rewards', 'maxRewards'],
       ] as const) {
         const given = str(values, option);
         if (given === undefined) continue;

@@ -383,6 +383,9 @@ const activation = (side: BacktestSide, group: 'treatment' | 'holdout'): string 
   return `${formatShare(g.rate)} (${count(g.activated)} of ${count(g.members)})`;
 };
 
+const budgetOf = (maxRewards: number | undefined): string =>
+  maxRewards === undefined ? 'no limit' : `${count(maxRewards)} rewards`;
+
 /** What `backtest` prints: the actual terms and the what-if's side by side, the flips, and the reproduction. */
 export function formatBacktest(b: Backtest): string {
   const { actual: a, whatIf: w } = b;
@@ -393,9 +396,15 @@ export function formatBacktest(b: Backtest): string {
     ['  window', ta.window, tw.window],
     ['  grace', ta.grace, tw.grace],
     ['  reward', `${count(ta.rewardPoints)} points`, `${count(tw.rewardPoints)} points`],
+    ...(ta.maxRewards !== undefined || tw.maxRewards !== undefined
+      ? [['  budget', budgetOf(ta.maxRewards), budgetOf(tw.maxRewards)]]
+      : []),
     ...OUTCOME_LABELS.map(([k, label]) => [`  ${label}`, count(a.outcomes[k]), change(a.outcomes[k], w.outcomes[k])]),
     ...(a.projected + w.projected > 0 ? [['  of them projected', count(a.projected), count(w.projected)]] : []),
     ['  rewards', count(a.rewards), change(a.rewards, w.rewards)],
+    ...(a.budgetExhausted + w.budgetExhausted > 0
+      ? [['  budget exhausted', count(a.budgetExhausted), change(a.budgetExhausted, w.budgetExhausted)]]
+      : []),
     ...(holdout
       ? [['  holdout qualified', count(a.holdoutQualified), change(a.holdoutQualified, w.holdoutQualified)]]
       : []),

@@ -34,6 +34,8 @@ export interface WhatIfTerms {
   rewardPoints?: number;
   window?: string;
   grace?: string;
+  /** A budget (the most rewards credited); the campaign's own when absent. */
+  maxRewards?: number;
 }
 
 /** The campaign's terms with the what-if's changes. */
@@ -43,6 +45,7 @@ export const termsWith = (campaign: CampaignTerms, w: WhatIfTerms): CampaignTerm
   ...(w.rewardPoints !== undefined ? { rewardPoints: w.rewardPoints } : {}),
   ...(w.window !== undefined ? { window: w.window } : {}),
   ...(w.grace !== undefined ? { grace: w.grace } : {}),
+  ...(w.maxRewards !== undefined ? { maxRewards: w.maxRewards } : {}),
 });
 
 /** Something the enrollment was told, with when it heard it. */
@@ -285,8 +288,10 @@ export interface BacktestSide {
   outcomes: Record<VerdictOutcome, number>;
   /** How many outcomes are projections: the terms' `evaluatesAt` is still ahead. */
   projected: number;
-  /** Treated members with an ELIGIBLE outcome: each is credited `rewardPoints`. */
+  /** Treated members with an ELIGIBLE outcome who are credited `rewardPoints`: all of them, or the budget's worth. */
   rewards: number;
+  /** Treated members with an ELIGIBLE outcome past the budget (maxRewards): BUDGET_EXHAUSTED, not credited. */
+  budgetExhausted: number;
   /** Holdout members with an ELIGIBLE outcome: never rewarded. */
   holdoutQualified: number;
   /** rewards × rewardPoints. */
@@ -347,12 +352,15 @@ class SideTally {
     }
   }
 
-  side(rewardPoints: number): BacktestSide {
-    const pointsCost = this.rewards * rewardPoints;
+  /** With a budget, the first `maxRewards` eligible members are credited, whoever they are (first come, first served). */
+  side(terms: Pick<CampaignTerms, 'rewardPoints' | 'maxRewards'>): BacktestSide {
+    const rewards = Math.min(this.rewards, terms.maxRewards ?? Infinity);
+    const pointsCost = rewards * terms.rewardPoints;
     return {
       outcomes: { ...this.outcomes },
       projected: this.projected,
-      rewards: this.rewards,
+      rewards,
+      budgetExhausted: this.rewards - rewards,
       holdoutQualified: this.holdoutQualified,
       pointsCost,
       lift: liftOf(this.groups.TREATMENT, this.groups.HOLDOUT, pointsCost),
@@ -406,14 +414,17 @@ export class BacktestTally {
     }
   }
 
-  summary(actualPoints: number, whatIfPoints: number): BacktestSummary {
+  summary(
+    actual: Pick<CampaignTerms, 'rewardPoints' | 'maxRewards'>,
+    whatIf: Pick<CampaignTerms, 'rewardPoints' | 'maxRewards'>,
+  ): BacktestSummary {
     const byChange = [...this.changes.values()].sort(
       (a, b) => b.count - a.count || a.from.localeCompare(b.from) || a.to.localeCompare(b.to),
     );
     return {
       enrollments: this.enrollments,
-      actual: this.actual.side(actualPoints),
-      whatIf: this.whatIf.side(whatIfPoints),
+      actual: this.actual.side(actual),
+      whatIf: this.whatIf.side(whatIf),
       flips: {
         total: byChange.reduce((n, c) => n + c.count, 0),
         byChange,

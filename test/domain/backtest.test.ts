@@ -201,7 +201,7 @@ describe('what-if terms on real history', () => {
     add('B', 'TREATMENT', 40_000);
     add('C', 'HOLDOUT', 40_000);
     add('D', 'TREATMENT', 10_000);
-    const s = tally.summary(campaign.rewardPoints, 1_000);
+    const s = tally.summary(campaign, whatIf);
     expect(s.enrollments).toBe(4);
     expect(s.actual).toMatchObject({ rewards: 1, holdoutQualified: 0, pointsCost: 2_000 });
     expect(s.actual.outcomes).toEqual({ ELIGIBLE: 1, NOT_ELIGIBLE: 3, DISQUALIFIED: 0, CANCELLED: 0 });
@@ -212,6 +212,30 @@ describe('what-if terms on real history', () => {
     expect(s.reproduction).toMatchObject({ checked: 4, agree: 4, disagree: 0 });
     expect(s.whatIf.lift.treatment).toMatchObject({ members: 3, activated: 2 });
     expect(s.whatIf.lift.holdout).toMatchObject({ members: 1, activated: 1 });
+  });
+
+  it('with a budget, the first maxRewards eligible treated members are credited; the rest are counted as exhausted', () => {
+    const tally = new BacktestTally();
+    for (const memberId of ['A', 'B', 'C']) {
+      const t: EnrollmentTerms = { ...terms, memberId };
+      const life = new Life(t).news(load(60_000, { memberId })).deadlines();
+      tally.add(
+        backtestMember({
+          actualTerms: campaign,
+          whatIfTerms: campaign,
+          memberId,
+          enrolledAt,
+          group: 'TREATMENT',
+          history: historyOf(memberId, t.schedule, life.lines),
+          recorded: { outcome: 'ELIGIBLE', countedCents: 60_000 },
+          now: FAR,
+        }),
+      );
+    }
+    const s = tally.summary(campaign, termsWith(campaign, { maxRewards: 2 }));
+    expect(s.actual).toMatchObject({ rewards: 3, budgetExhausted: 0, pointsCost: 6_000 });
+    expect(s.whatIf).toMatchObject({ rewards: 2, budgetExhausted: 1, pointsCost: 4_000 });
+    expect(s.whatIf.outcomes.ELIGIBLE).toBe(3);
   });
 
   it('says so when the replay under the actual terms does not reach the recorded verdict', () => {

@@ -269,6 +269,13 @@ it('the CLI prints the comparison with a progress bar, and --json the API body',
   expect(json.code).toBe(0);
   expect((JSON.parse(json.stdout) as Backtest).flips.total).toBe(12);
 
+  // A budget to try: two rewards at most; the other eligible treated members are counted as exhausted.
+  const capped = await cli('--json', 'backtest', CAMPAIGN, '--max-rewards', '2');
+  const body = JSON.parse(capped.stdout) as Backtest & { whatIf: { budgetExhausted: number } };
+  expect(body.whatIf.rewards).toBe(2);
+  expect(body.whatIf.budgetExhausted).toBe(body.actual.rewards - 2);
+  expect(body.whatIf.pointsCost).toBe(4_000);
+
   const bad = await cli('backtest', CAMPAIGN, '--target', 'lots');
   expect(bad.code).toBe(2);
   const refused = await cli('backtest', CAMPAIGN, '--window', 'P1Y');
