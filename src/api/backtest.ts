@@ -3,7 +3,8 @@
  * side by side with what actually happened. Read-only and streamed: one page of enrollments in memory at a time (the
  * next page is read while this one is replayed), so a million enrollments take the memory a thousand do.
  */
-import { backtestPage, countForBacktest, pointsIssued, type BacktestEnrollment } from '../db/backtest';
+import { backtestPage, countForBacktest, type BacktestEnrollment } from '../db/backtest';
+import { rewardTotals } from '../db/rewards';
 import { snapshotOf, type Campaign } from '../db/campaigns';
 import type { Queryable } from '../db/queryable';
 import {
@@ -112,7 +113,7 @@ export async function runBacktest(
     includeOpen,
     terms: { actual: termsOf(actualTerms), whatIf: termsOf(whatIfTerms) },
     ...summary,
-    actual: { ...summary.actual, pointsIssued: await pointsIssued(db, campaign.campaignId) },
+    actual: { ...summary.actual, pointsIssued: (await rewardTotals(db, campaign.campaignId)).pointsIssued },
     durationMs: Date.now() - started,
   };
 }

@@ -94,7 +94,9 @@ export const LastEventIdHeader = z.object({
 });
 export const MemberPath = z.object({ campaignId: CampaignId, memberId: MemberId });
 
-const RewardPoints = z.number().int().positive().max(2_147_483_647).openapi({ example: 2000 });
+/** A count stored as PostgreSQL's integer: 1 to 2^31 - 1. */
+const PositiveCount = () => z.number().int().positive().max(2_147_483_647);
+const RewardPoints = PositiveCount().openapi({ example: 2000 });
 const WindowDuration = Duration('window', windowProblem, 'P30D', `Longer than zero, at most ${MAX_WINDOW}`);
 const GraceDuration = Duration('grace', graceProblem, 'PT48H', `Zero to ${MAX_GRACE}`);
 
@@ -117,11 +119,7 @@ export const CampaignTermsBody = z
           'Share of enrollments (whole percent) kept as a holdout: tracked like the others, never rewarded, never ' +
           "told; assigned by a hash of campaign and member id. The report's lift compares the two groups.",
       }),
-    maxRewards: z
-      .number()
-      .int()
-      .positive()
-      .max(2_147_483_647)
+    maxRewards: PositiveCount()
       .optional()
       .openapi({
         example: 50000,
@@ -663,11 +661,7 @@ export const BacktestBody = z
     rewardPoints: RewardPoints.optional(),
     window: WindowDuration.optional(),
     grace: GraceDuration.optional(),
-    maxRewards: z
-      .number()
-      .int()
-      .positive()
-      .max(2_147_483_647)
+    maxRewards: PositiveCount()
       .optional()
       .openapi({ description: 'A budget to try: at most this many rewards (how many, not which members)' }),
     includeOpen: z

@@ -44,7 +44,6 @@ import {
   type Enrollment,
 } from '../db/enrollments';
 import { inTransaction, type Db } from '../db/pool';
-import { budgetOf } from '../db/rewards';
 import { enrollmentSummary } from '../domain/describe';
 import type { EnrollmentTerms } from '../domain/enrollment';
 import { explain } from '../domain/evaluation';
@@ -149,8 +148,7 @@ export function createService(deps: ServiceDeps) {
 
     async getCampaign(campaignId: string) {
       const campaign = await requireCampaign(campaignId);
-      const budget = await budgetOf(db, campaignId);
-      return { ...campaign, counts: await countByState(db, campaignId), ...(budget ? { budget } : {}) };
+      return { ...campaign, counts: await countByState(db, campaignId) };
     },
 
     /**

@@ -20,9 +20,7 @@ export const HISTORY_TYPES = [
 
 export interface BacktestEnrollment {
   memberId: string;
-  workflowId: string;
   group: ExperimentGroup;
-  state: ActivationState;
   enrolledAt: string;
   /** Decided enrollments: the verdict the read model recorded. */
   recorded?: RecordedVerdict;
@@ -88,9 +86,7 @@ export async function backtestPage(
   }
   return rows.map((r) => ({
     memberId: r.member_id,
-    workflowId: r.workflow_id,
     group: r.experiment_group,
-    state: r.state,
     enrolledAt: r.enrolled_at.toISOString(),
     ...(hasVerdict(r.state) && r.verdict
       ? { recorded: { outcome: r.verdict.outcome, countedCents: r.verdict.countedCents } }
@@ -98,13 +94,4 @@ export async function backtestPage(
     lines: lines.get(r.workflow_id) ?? [],
     ...(hasVerdict(r.state) ? {} : { ledger: entries.get(r.workflow_id) ?? [] }),
   }));
-}
-
-/** Points actually credited to the campaign's members (every credit is a treated member's). */
-export async function pointsIssued(db: Queryable, campaignId: string): Promise<number> {
-  const { rows } = await db.query<{ points: number }>(
-    `SELECT COALESCE(sum(points), 0)::bigint AS points FROM rewards WHERE campaign_id = $1 AND status = 'ISSUED'`,
-    [campaignId],
-  );
-  return Number(rows[0].points);
 }

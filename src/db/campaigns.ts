@@ -11,11 +11,21 @@ interface CampaignRow {
   currency: 'AUD';
   holdout_percent: number;
   max_rewards: number | null;
+  rewards_reserved: number;
   created_at: Date;
+}
+
+/** A campaign's budget as it stands: the cap, the slots held (credited or in flight), and those left. */
+export interface BudgetFigures {
+  maxRewards: number;
+  reserved: number;
+  remaining: number;
 }
 
 export interface Campaign extends CampaignTerms {
   createdAt: string;
+  /** With maxRewards: its slots, counted on the campaign's row (migration reward-budget). */
+  budget?: BudgetFigures;
 }
 
 const toCampaign = (r: CampaignRow): Campaign => ({
@@ -28,6 +38,15 @@ const toCampaign = (r: CampaignRow): Campaign => ({
   holdoutPercent: r.holdout_percent,
   ...(r.max_rewards !== null ? { maxRewards: r.max_rewards } : {}),
   createdAt: r.created_at.toISOString(),
+  ...(r.max_rewards !== null
+    ? {
+        budget: {
+          maxRewards: r.max_rewards,
+          reserved: r.rewards_reserved,
+          remaining: r.max_rewards - r.rewards_reserved,
+        },
+      }
+    : {}),
 });
 
 /**
@@ -49,6 +68,10 @@ export async function getCampaign(db: Queryable, campaignId: string): Promise<Ca
   const { rows } = await db.query<CampaignRow>('SELECT * FROM campaigns WHERE campaign_id = $1', [campaignId]);
   return rows[0] && toCampaign(rows[0]);
 }
+
+/** The campaign's budget as it stands; undefined without maxRewards (or without the campaign). */
+export const budgetOf = async (db: Queryable, campaignId: string): Promise<BudgetFigures | undefined> =>
+  (await getCampaign(db, campaignId))?.budget;
 
 export type PutCampaignResult =
   | { outcome: 'CREATED'; campaign: Campaign }

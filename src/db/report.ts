@@ -4,8 +4,8 @@
  */
 import { INSTANT_LOAD_CHANNELS, DELAYED_LOAD_CHANNELS, VERDICT_STATES } from '../domain/model';
 import { liftOf, type ExperimentGroup, type GroupOutcome, type Lift } from '../domain/holdout';
-import { countByState, getCampaign } from './campaigns';
-import { budgetOf, type BudgetFigures } from './rewards';
+import { countByState, getCampaign, type BudgetFigures } from './campaigns';
+import { rewardTotals } from './rewards';
 import type { Queryable } from './queryable';
 
 /** Instant total above settled total by more than this, seven days after the load, is a discrepancy. */
@@ -39,13 +39,7 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
   const counts = await countByState(db, campaignId);
   const enrollments = Object.values(counts).reduce((a, b) => a + b, 0);
 
-  const rewards = await db.query<{ issued: number; points: number; failed: number }>(
-    `SELECT count(*) FILTER (WHERE status = 'ISSUED')::int AS issued,
-            COALESCE(sum(points) FILTER (WHERE status = 'ISSUED'), 0)::bigint AS points,
-            count(*) FILTER (WHERE status = 'FAILED')::int AS failed
-     FROM rewards WHERE campaign_id = $1`,
-    [campaignId],
-  );
+  const rewards = await rewardTotals(db, campaignId);
   const reviews = await db.query<{ open: number }>(
     `SELECT count(*)::int AS open FROM reviews WHERE campaign_id = $1 AND state = 'OPEN'`,
     [campaignId],
@@ -105,17 +99,16 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
     return { members: row?.members ?? 0, activated: row?.activated ?? 0 };
   };
   const campaign = await getCampaign(db, campaignId);
-  const budget = await budgetOf(db, campaignId);
+  const budget = campaign?.budget;
 
   const share = (n: number, d: number): number | null => (d === 0 ? null : Math.round((n / d) * 10_000) / 10_000);
-  const r = rewards.rows[0];
   const g = grace.rows[0];
   return {
     campaignId,
     generatedAt: now.toISOString(),
     enrollments,
     counts,
-    rewards: { issued: r.issued, pointsIssued: r.points, failed: r.failed },
+    rewards,
     openReviews: reviews.rows[0].open,
     settlementDiscrepancies: {
       thresholdCents: DISCREPANCY_THRESHOLD_CENTS,
@@ -133,8 +126,8 @@ export async function campaignReport(db: Queryable, campaignId: string, now = ne
     lift: {
       holdoutPercent: campaign?.holdoutPercent ?? 0,
       // Every credited reward is a treated member's: the holdout is never rewarded.
-      pointsIssued: Number(r.points),
-      ...liftOf(outcome('TREATMENT'), outcome('HOLDOUT'), Number(r.points)),
+      pointsIssued: rewards.pointsIssued,
+      ...liftOf(outcome('TREATMENT'), outcome('HOLDOUT'), rewards.pointsIssued),
     },
     budget: budget ? { ...budget, exhausted: counts.BUDGET_EXHAUSTED ?? 0 } : null,
   };

@@ -125,19 +125,18 @@ export async function releaseRewardSlot(db: Queryable, workflowId: string): Prom
   return rowCount === 1;
 }
 
-/** A campaign's budget as it stands: the cap, the slots held (credited or in flight), and those left. */
-export interface BudgetFigures {
-  maxRewards: number;
-  reserved: number;
-  remaining: number;
-}
-
-export async function budgetOf(db: Queryable, campaignId: string): Promise<BudgetFigures | undefined> {
-  const { rows } = await db.query<{ max_rewards: number | null; rewards_reserved: number }>(
-    'SELECT max_rewards, rewards_reserved FROM campaigns WHERE campaign_id = $1',
+/** The campaign's rewards so far: credited (and their points), and failed. */
+export async function rewardTotals(
+  db: Queryable,
+  campaignId: string,
+): Promise<{ issued: number; pointsIssued: number; failed: number }> {
+  const { rows } = await db.query<{ issued: number; points: number; failed: number }>(
+    `SELECT count(*) FILTER (WHERE status = 'ISSUED')::int AS issued,
+            COALESCE(sum(points) FILTER (WHERE status = 'ISSUED'), 0)::bigint AS points,
+            count(*) FILTER (WHERE status = 'FAILED')::int AS failed
+     FROM rewards WHERE campaign_id = $1`,
     [campaignId],
   );
   const r = rows[0];
-  if (!r || r.max_rewards === null) return undefined;
-  return { maxRewards: r.max_rewards, reserved: r.rewards_reserved, remaining: r.max_rewards - r.rewards_reserved };
+  return { issued: r.issued, pointsIssued: Number(r.points), failed: r.failed };
 }

@@ -29,8 +29,6 @@ export interface ViewChangeListener {
    * cannot (PostgreSQL is away: the listener keeps trying on its own).
    */
   ready(timeoutMs: number): Promise<void>;
-  /** Whether the listening connection is up now. */
-  readonly listening: boolean;
   close(): Promise<void>;
 }
 
@@ -128,9 +126,6 @@ export function listenForViewChanges(config: ClientConfig, opts: ListenerOptions
         };
         waiters.push(done);
       });
-    },
-    get listening() {
-      return listening;
     },
     async close() {
       closed = true;

@@ -25,6 +25,7 @@ import { liftOf, type ExperimentGroup, type GroupOutcome, type Lift } from './ho
 import { applyEvent, type Ledger, type LedgerEntry } from './ledger';
 import { isWindowState } from './lifecycle';
 import { hasVerdict, type TransactionEvent } from './model';
+import { scheduleChangeOf } from './proof';
 import { scheduleChangeRefusal, type ScheduleChangeRequest } from './schedule';
 import { scheduleFor, type CampaignTerms, type EnrollmentSchedule } from './terms';
 
@@ -101,7 +102,7 @@ export function historyOf(
 ): History {
   const facts: Fact[] = [];
   let actual = schedule;
-  let heard: Ledger = {};
+  const heard: Ledger = {};
   const h: History = { facts };
   for (const line of lines) {
     const p = line.payload;
@@ -109,22 +110,14 @@ export function historyOf(
       case 'TRANSACTION_RECEIVED': {
         const event = p.event as TransactionEvent;
         facts.push({ kind: 'NEWS', at: line.occurredAt, event });
-        heard = { ...heard, [event.transactionId]: applyEvent(heard[event.transactionId], event).entry };
+        heard[event.transactionId] = applyEvent(heard[event.transactionId], event).entry;
         break;
       }
       case 'LATE_EVENT':
         facts.push({ kind: 'NEWS', at: line.occurredAt, event: p.event as TransactionEvent });
         break;
       case 'SCHEDULE_CHANGED': {
-        facts.push({
-          kind: 'SCHEDULE',
-          at: typeof p.changedAt === 'string' ? p.changedAt : line.occurredAt,
-          request: {
-            reason: String(p.reason ?? ''),
-            ...(typeof p.extendWindowBy === 'string' ? { extendWindowBy: p.extendWindowBy } : {}),
-            ...(typeof p.extendGraceBy === 'string' ? { extendGraceBy: p.extendGraceBy } : {}),
-          },
-        });
+        facts.push({ kind: 'SCHEDULE', ...scheduleChangeOf(line) });
         const to = (k: 'windowEndsAt' | 'evaluatesAt'): string =>
           (p[k] as { to?: string } | undefined)?.to ?? actual[k];
         actual = { enrolledAt: actual.enrolledAt, windowEndsAt: to('windowEndsAt'), evaluatesAt: to('evaluatesAt') };
@@ -205,7 +198,6 @@ export interface Outcome {
   activated: boolean;
   /** Why, in the rules' words. */
   reason: string;
-  schedule: EnrollmentSchedule;
 }
 
 /**
@@ -258,15 +250,13 @@ export function outcomeUnder(
     }
   });
   deadlines(history.facts.length, now);
-  const schedule = scheduleOf(terms, e);
-  const verdict: Verdict = e.verdict ?? decideVerdict(e.ledger, schedule, campaign.targetCents, now);
+  const verdict: Verdict = e.verdict ?? decideVerdict(e.ledger, scheduleOf(terms, e), campaign.targetCents, now);
   return {
     outcome: verdict.outcome,
     decided: e.verdict !== undefined,
     countedCents: verdict.countedCents,
     activated: verdict.countedCents >= campaign.targetCents,
     reason: verdict.reason,
-    schedule,
   };
 }
 
@@ -279,8 +269,6 @@ export interface MemberBacktest {
   /** Decided enrollments: whether the replay under the actual terms reaches the recorded verdict, and if not, why. */
   reproduction?: { agrees: true } | { agrees: false; problem: string };
 }
-
-export const OUTCOMES: readonly VerdictOutcome[] = ['ELIGIBLE', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED'];
 
 /** One side of the comparison (the actual terms, or the what-if's). */
 export interface BacktestSide {

@@ -132,6 +132,22 @@ class Divergent extends Error {
   }
 }
 
+/** The operator's request a SCHEDULE_CHANGED line records, and when it was made: the fact, for whoever replays it. */
+export function scheduleChangeOf(line: Pick<TrailLine, 'occurredAt' | 'payload'>): {
+  at: string;
+  request: ScheduleChangeRequest;
+} {
+  const p = line.payload;
+  return {
+    at: typeof p.changedAt === 'string' ? p.changedAt : line.occurredAt,
+    request: {
+      reason: String(p.reason ?? ''),
+      ...(typeof p.extendWindowBy === 'string' ? { extendWindowBy: p.extendWindowBy } : {}),
+      ...(typeof p.extendGraceBy === 'string' ? { extendGraceBy: p.extendGraceBy } : {}),
+    },
+  };
+}
+
 /** The enrollment's terms from its ENROLLED line; undefined when the trail has none. */
 export function termsOf(memberId: string, lines: readonly TrailLine[]): EnrollmentTerms | undefined {
   const enrolled = lines.find((l) => l.type === 'ENROLLED');
@@ -242,13 +258,8 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
         };
       }
       case 'SCHEDULE_CHANGED': {
-        const req: ScheduleChangeRequest = {
-          reason: String(p.reason ?? ''),
-          ...(typeof p.extendWindowBy === 'string' ? { extendWindowBy: p.extendWindowBy } : {}),
-          ...(typeof p.extendGraceBy === 'string' ? { extendGraceBy: p.extendGraceBy } : {}),
-        };
-        const at = typeof p.changedAt === 'string' ? p.changedAt : line.occurredAt;
-        return changeSchedule(terms, e, req, at);
+        const { at, request } = scheduleChangeOf(line);
+        return changeSchedule(terms, e, request, at);
       }
       case 'CANCEL_REQUESTED':
         if (hasVerdict(e.state)) return diverge(line, `a cancellation after the verdict (${e.state})`);

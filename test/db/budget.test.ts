@@ -4,12 +4,11 @@
  * code that knows no budget takes a slot too, or fails when none is left; a slot comes back only from a dismissed
  * review of a reward never issued, and is taken again before any credit.
  */
-import { putCampaign } from '../../src/db/campaigns';
+import { budgetOf, putCampaign } from '../../src/db/campaigns';
 import { migrate } from '../../src/db/migrate';
 import { createPool, inTransaction, type Db } from '../../src/db/pool';
 import { openReviews, resolveReview, listReviews } from '../../src/db/reviews';
 import {
-  budgetOf,
   BudgetExhaustedError,
   claimReward,
   markRewardFailed,

@@ -9,7 +9,7 @@ import { getEnrollment } from '../../src/db/enrollments';
 import { notificationsOf } from '../../src/db/notifications';
 import { inTransaction } from '../../src/db/pool';
 import { listReviews, resolveReview } from '../../src/db/reviews';
-import { budgetOf } from '../../src/db/rewards';
+import { budgetOf } from '../../src/db/campaigns';
 import type { CampaignTerms } from '../../src/domain/terms';
 import { explanationQuery } from '../../src/workflows/messages';
 import { DAY, HOUR, TERMS, createBench, eventually, type Bench } from './harness';
