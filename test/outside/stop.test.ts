@@ -74,6 +74,26 @@ it('SIGTERM to the group, three times in a row, stops everything and exits 0', a
   await expectCleanStop(product, tree, sentAt);
 });
 
+it('SIGTERM to the group with a member stream open: the stream ends, everything stops and exits 0', async () => {
+  const { product, tree } = await running();
+  expect((await product.api('POST', '/v1/campaigns/cold-activation/enrollments', { memberId: 'STOP-1' })).status).toBe(
+    201,
+  );
+  // An app following a member: the server must end the stream itself, not wait for the app to hang up.
+  const res = await fetch(`${product.apiUrl}/v1/campaigns/cold-activation/members/STOP-1/events`);
+  expect(res.status).toBe(200);
+  const ended = (async () => {
+    for await (const _chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      // read until the server ends the stream
+    }
+    return Date.now();
+  })();
+  const sentAt = Date.now();
+  process.kill(-product.pgid, 'SIGTERM');
+  await expectCleanStop(product, tree, sentAt);
+  expect(await ended).toBeLessThanOrEqual((await product.exited).at);
+});
+
 it('SIGTERM to npm alone stops everything and exits 0', async () => {
   const { product, tree } = await running();
   const sentAt = Date.now();
