@@ -255,8 +255,16 @@ export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ vie
       await client.query(
         `INSERT INTO ledger_entries (workflow_id, transaction_id, entry)
          SELECT $1, e->>'transactionId', e FROM jsonb_array_elements($2::jsonb) AS e
-         ON CONFLICT (workflow_id, transaction_id) DO UPDATE SET entry = EXCLUDED.entry, updated_at = now()`,
+         ON CONFLICT (workflow_id, transaction_id) DO UPDATE SET entry = EXCLUDED.entry, updated_at = now()
+         WHERE ledger_entries.entry IS DISTINCT FROM EXCLUDED.entry`,
         [p.workflowId, JSON.stringify(p.entries)],
+      );
+    }
+    // The whole ledger: entries it does not have were left by a speculative record (a failed workflow task's).
+    if (viewUpdated && p.ledgerComplete) {
+      await client.query(
+        'DELETE FROM ledger_entries WHERE workflow_id = $1 AND NOT (transaction_id = ANY($2::text[]))',
+        [p.workflowId, p.entries.map((e) => e.transactionId)],
       );
     }
     return { viewUpdated };

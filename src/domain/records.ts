@@ -46,8 +46,13 @@ export interface ProgressRecord {
   /** Monotonic per enrollment: an older snapshot never overwrites a newer one. */
   version: number;
   audit: AuditEntry[];
-  /** Ledger entries that changed since the last record. */
+  /** Ledger entries that changed since the last record; with `ledgerComplete`, every entry of the ledger. */
   entries: LedgerEntry[];
+  /**
+   * `entries` is the whole ledger: stored entries it lacks are removed (what a speculative record of a failed workflow
+   * task left behind). Set on durable records of runs on the safe-seams path.
+   */
+  ledgerComplete?: boolean;
   view: MemberView;
   /** Notifications caused by what is recorded: into the outbox, in the same transaction (the relay pushes them). */
   notifications?: NotificationMessage[];

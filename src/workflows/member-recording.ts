@@ -6,6 +6,7 @@
  */
 import {
   condition,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -23,7 +24,7 @@ import type { AuditEntry } from '../domain/records';
 import type { CampaignTerms, EnrollmentSchedule } from '../domain/terms';
 import type { MemberView } from '../domain/view';
 import { enrolledAudit, enrolledNotifications } from './enrolled';
-import type { CarriedState } from './member-state';
+import { recordVersion, type CarriedState } from './member-state';
 import { ActivationStateKey, CountedCentsKey, EvaluatesAtKey } from './search-attributes';
 
 /**
@@ -31,7 +32,12 @@ import { ActivationStateKey, CountedCentsKey, EvaluatesAtKey } from './search-at
  * signal or update that brought the news, which can carry no summary of its own). A summary is no command's
  * content: replay does not compare it, so runs recorded with the fixed summaries of before replay unchanged.
  */
-const recordProgressWith = (durable: boolean, summary: string) => {
+const recordProgressWith = (durable: boolean, summary: string, safe: boolean) => {
+  if (safe) {
+    return durable
+      ? proxyActivities<Activities>({ summary, ...SAFE_DURABLE_RECORD }).recordProgress
+      : proxyLocalActivities<Activities>({ summary, ...SAFE_FAST_RECORD }).recordProgress;
+  }
   // The audit trail must not lose a line: retry for as long as PostgreSQL is away (a local activity, after a minute
   // of local retries, backs off on timers).
   const options = {
@@ -43,6 +49,26 @@ const recordProgressWith = (durable: boolean, summary: string) => {
     ? proxyActivities<Activities>(options).recordProgress
     : proxyLocalActivities<Activities>(options).recordProgress;
 };
+
+/**
+ * The fast record on the safe-seams path: a healthy write takes milliseconds, so a few seconds in all is a database in
+ * trouble. It then fails (well inside the workflow task's timeout, so the task never heartbeats or times out for it) and
+ * the run records durably instead: a worker never holds its workflow task slots waiting for PostgreSQL.
+ */
+export const SAFE_FAST_RECORD = {
+  startToCloseTimeout: '2s',
+  scheduleToCloseTimeout: '4s',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s', maximumAttempts: 3 },
+} as const;
+
+/**
+ * The durable record: retried by the server for as long as PostgreSQL is away (the audit trail must not lose a line),
+ * at most 15 s apart, so a database that is back is written to within seconds.
+ */
+export const SAFE_DURABLE_RECORD = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '15s' },
+} as const;
 
 const { notify } = proxyActivities<Activities>({
   summary: 'Notify the member (recorded, then pushed; best effort)',
@@ -68,6 +94,8 @@ export interface RecordingOptions {
   startedAt: string;
   /** Whether the run records the lean way (patch lean-recording, decided once at its start). */
   lean: boolean;
+  /** Whether the run is on the safe-seams path (patch safe-seams, decided once at its start; implies lean). */
+  safe: boolean;
   /** Whether search-attribute upserts are coalesced (asked at the first publish: patch coalesce-search-attribute-upserts). */
   coalesced: () => boolean;
   view: () => MemberView;
@@ -95,7 +123,7 @@ export interface Recording {
 }
 
 export function createRecording(o: RecordingOptions): Recording {
-  const { s, workflowId, memberId, campaign, group, schedule, current, startedAt, lean, coalesced, view } = o;
+  const { s, workflowId, memberId, campaign, group, schedule, current, startedAt, lean, safe, coalesced, view } = o;
   const terms: EnrollmentTerms = { campaign, memberId, schedule, ...(group ? { group } : {}) };
   const nowIso = (): string => new Date().toISOString();
 
@@ -190,13 +218,23 @@ export function createRecording(o: RecordingOptions): Recording {
 
   // History events since the last record of this run: with `heard`, the cost of news in events.
   let historyAtLastRecord = 0;
+  /** The history length of the task of the latest record, and how many records that task has made (safe seams). */
+  let recordTask = { historyLength: -1, records: 0 };
+  const versionNow = (historyLength: number): number => {
+    if (!safe) return s.seq;
+    if (recordTask.historyLength !== historyLength) recordTask = { historyLength, records: 0 };
+    recordTask.records += 1;
+    return recordVersion(s.runIndex ?? 0, historyLength, recordTask.records);
+  };
+  /** A fast record failed (the database is slow or away): record durably until a durable record has landed. */
+  let fastFailed = false;
   const recorder = async (): Promise<void> => {
     for (;;) {
       await condition(
         () => !stopping && (lean ? s.viewDirty || durableRecordDue() : s.outbox.length > 0 || s.viewDirty),
       );
       recording = true;
-      const durable = !lean || durableRecordDue();
+      const durable = !lean || durableRecordDue() || fastFailed;
       const audited = durable ? s.outbox.length : 0;
       const notified = lean && durable ? s.notifyQueue.length : 0;
       const changed = s.changed.splice(0);
@@ -210,19 +248,24 @@ export function createRecording(o: RecordingOptions): Recording {
       const auditedKeys = new Set(s.outbox.slice(0, audited).map((a) => a.key));
       const reviewed = (s.reviews ?? []).filter((r) => auditedKeys.has(r.causeKey));
       const historyLength = workflowInfo().historyLength;
+      // A durable record carries the whole ledger (safe seams): it is never speculative, so it puts right whatever a
+      // speculative record left in the stored one.
+      const wholeLedger = safe && durable;
       s.viewDirty = false;
       try {
         await recordProgressWith(
           durable,
           summary,
+          safe,
         )({
           workflowId,
           campaignId: campaign.campaignId,
           memberId,
           rewardPoints: campaign.rewardPoints,
-          version: s.seq,
+          version: versionNow(historyLength),
           audit: s.outbox.slice(0, audited),
-          entries: changed.map((id) => s.ledger[id]),
+          entries: wholeLedger ? Object.values(s.ledger) : changed.map((id) => s.ledger[id]),
+          ...(wholeLedger ? { ledgerComplete: true } : {}),
           view: view(),
           ...(notified > 0 ? { notifications: s.notifyQueue.slice(0, notified) } : {}),
           ...(reviewed.length > 0 ? { reviews: reviewed } : {}),
@@ -242,12 +285,17 @@ export function createRecording(o: RecordingOptions): Recording {
         s.notifyQueue.splice(0, notified);
         s.rowUnconfirmed = undefined;
         historyAtLastRecord = historyLength;
+        if (durable) fastFailed = false;
       } catch (err) {
-        // Only reachable if the workflow is being cancelled; keep what was not written for the next try.
+        // Keep what was not written for the next try.
         for (const id of changed) if (!s.changed.includes(id)) s.changed.push(id);
         s.heard.unshift(...heard);
         s.viewDirty = true;
-        throw err;
+        // A bounded fast record that gave up: the next record is durable (it retries for as long as it takes, outside
+        // any workflow task). Anything else (the workflow is being cancelled) ends the recorder.
+        if (!(safe && !durable && !isCancellation(err))) throw err;
+        log.warn('fast record failed; recording durably', { error: String(err) });
+        fastFailed = true;
       } finally {
         recording = false;
       }

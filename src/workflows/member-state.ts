@@ -47,6 +47,22 @@ export const PATCHES = {
    * EvaluatesAt upsert). Runs recorded before it never received the update; code without it refuses the update.
    */
   movingDeadlines: 'moving-deadlines',
+  /**
+   * Safe seams (issue 23), decided once at the start of a run:
+   * - a record's version orders by (run, history length, record within the task) instead of the audit sequence, so a
+   *   record of a workflow task that is retried (UnhandledCommand, a timeout) is always newer than what the failed
+   *   attempt's local activity wrote speculatively; before, both could carry the same sequence number with other news,
+   *   the newer one was dropped as "not newer", and its ledger entries with it;
+   * - a durable record carries the whole ledger, which replaces the stored one (what a speculative record left behind
+   *   is gone at the latest at the verdict);
+   * - the fast record is bounded (seconds, a few attempts): a slow or stalled database makes it fail fast, and the run
+   *   records durably instead (an activity, retried by the server, holding no workflow task) until a durable record
+   *   lands; before, the local activity retried for a minute inside its workflow task, which held a task slot and
+   *   timed out, and a slow database wedged every slot of the worker;
+   * - continue-as-new waits for a timer first, so that the hand-over happens in a task of its own, never in one that
+   *   only resolves a local activity.
+   */
+  safeSeams: 'safe-seams',
 } as const;
 
 export interface ActivationInput {
@@ -111,6 +127,8 @@ export interface CarriedState {
   /** The deadlines as moved by operators, and every change (absent: never moved; see EnrollmentState). */
   schedule?: EnrollmentSchedule;
   scheduleChanges?: ScheduleChange[];
+  /** How many times the enrollment has continued as new before this run (absent: never, or an older run). */
+  runIndex?: number;
 }
 
 // A repeat comes within minutes (a retried activity, an update redelivered after continue-as-new); 100 answers of
@@ -173,6 +191,18 @@ export function adopt(s: CarriedState, e: EnrollmentState): void {
 
 export function resultOf(s: CarriedState): ActivationResult {
   return { state: s.state, ...(s.verdict ? { verdict: s.verdict } : {}), ...(s.reward ? { reward: s.reward } : {}) };
+}
+
+/**
+ * A record's version on the safe-seams path: the run, the history length of the workflow task that made the record, and
+ * the record's place in that task. Every retried workflow task starts later in the history than its failed attempt, so
+ * its records are newer than anything the attempt wrote; a new run is newer than its predecessor. Fits the 15 digits a
+ * view version may have (Last-Event-ID): runs below 4,096, histories below 65,536 events (Temporal stops at 51,200).
+ */
+export function recordVersion(runIndex: number, historyLength: number, recordInTask: number): number {
+  const RUN = 2 ** 37;
+  const TASK = 2 ** 21;
+  return Math.min(runIndex, 4_095) * RUN + Math.min(historyLength, 65_535) * TASK + Math.min(recordInTask, TASK - 1);
 }
 
 /** Continue-as-new when the server suggests it, or once the history passes the input's own limit. */

@@ -14,21 +14,25 @@ import { workflowBundle } from '../support/temporal';
  * - `before-patch`: the code before every patch (all old branches);
  * - `unguarded`: the coalesce change shipped without `patched()` (its new branch always, later patches' old ones);
  * - `before-lean-recording`: the code between the two deploys (coalesce guarded as shipped, lean recording off);
- * - `before-moving-deadlines`: the code before operators could move deadlines (it refuses the change).
+ * - `before-moving-deadlines`: the code before operators could move deadlines (it refuses the change);
+ * - `before-safe-seams`: the code before the safe seams (records versioned by the audit sequence, fast records retried
+ *   for a minute inside their workflow task, continue-as-new without its timer).
  */
-export type Variant = 'before-patch' | 'unguarded' | 'before-lean-recording' | 'before-moving-deadlines';
+export type Variant =
+  'before-patch' | 'unguarded' | 'before-lean-recording' | 'before-moving-deadlines' | 'before-safe-seams';
 
 const PATCH_CALL = 'patched(PATCHES.coalesceSearchAttributeUpserts)';
 const LEAN_CALL = 'patched(PATCHES.leanRecording)';
 const MOVING_CALL = 'patched(PATCHES.movingDeadlines)';
+const SAFE_CALL = 'patched(PATCHES.safeSeams)';
 
 /** Bundles the variant and returns the bundle's path. */
 export async function bundleMemberWorkflow(variant: Variant): Promise<string> {
   const root = repoRoot();
   const source = readFileSync(path.join(root, 'src', 'workflows', 'member-activation.ts'), 'utf8');
-  if (![PATCH_CALL, LEAN_CALL, MOVING_CALL].every((call) => source.includes(call))) {
+  if (![PATCH_CALL, LEAN_CALL, MOVING_CALL, SAFE_CALL].every((call) => source.includes(call))) {
     throw new Error(
-      `src/workflows/member-activation.ts no longer calls ${PATCH_CALL}, ${LEAN_CALL} and ${MOVING_CALL}: update this test`,
+      `src/workflows/member-activation.ts no longer calls ${PATCH_CALL}, ${LEAN_CALL}, ${MOVING_CALL} and ${SAFE_CALL}: update this test`,
     );
   }
   const decided =
@@ -36,9 +40,11 @@ export async function bundleMemberWorkflow(variant: Variant): Promise<string> {
       ? source.replaceAll(LEAN_CALL, 'false')
       : variant === 'before-moving-deadlines'
         ? source.replaceAll(MOVING_CALL, 'false')
-        : source
-            .replaceAll(PATCH_CALL, variant === 'unguarded' ? 'true' : 'false')
-            .replace(/patched\(PATCHES\.[A-Za-z]+\)/g, 'false');
+        : variant === 'before-safe-seams'
+          ? source.replaceAll(SAFE_CALL, 'false')
+          : source
+              .replaceAll(PATCH_CALL, variant === 'unguarded' ? 'true' : 'false')
+              .replace(/patched\(PATCHES\.[A-Za-z]+\)/g, 'false');
   const derived = decided
     // The copy lives elsewhere; its imports must still reach the real modules.
     .replace(/from '\.\.\//g, `from '${path.join(root, 'src')}/`)
