@@ -308,7 +308,9 @@ export function apply(
 /**
  * The audit line of news heard after the verdict (`e` has a verdict): judged against the ledger the verdict was made
  * on plus the late news heard before it, with a review item when it would have changed the verdict. The member
- * workflow and the recording of late news for a closed enrollment (db/late.ts) both judge with it.
+ * workflow and the recording of late news for a closed enrollment (db/late.ts) both judge with it. A holdout member's
+ * line records the impact (`wouldBe`, `actual`) and names no review, in its payload either (`lateImpact`): the payload
+ * is what the audit trail keeps, and older records are read for the reviews their payloads name (db/reviews.ts).
  */
 export function lateLine(
   e: Pick<EnrollmentState, 'state' | 'ledger' | 'late' | 'verdict'>,
@@ -326,11 +328,11 @@ export function lateLine(
         schedule,
         targetCents,
         e.verdict,
+        group,
       )
     : undefined;
   const payload = { event: ev, state: e.state, ...extra, ...(impact ? { impact } : {}) };
-  // A holdout member's verdict decides no money: late news is recorded with its impact, for nobody to review.
-  return impact?.review && group !== 'HOLDOUT'
+  return impact?.review
     ? {
         type: 'LATE_EVENT',
         source: ev.source,

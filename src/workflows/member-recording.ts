@@ -225,7 +225,8 @@ export function createRecording(o: RecordingOptions): Recording {
           entries: changed.map((id) => s.ledger[id]),
           view: view(),
           ...(notified > 0 ? { notifications: s.notifyQueue.slice(0, notified) } : {}),
-          ...(reviewed.length > 0 ? { reviews: reviewed } : {}),
+          // Always, none included: a record without `reviews` is read as older code's, whose audit payloads decide.
+          reviews: reviewed,
           measures: { heard, historyEvents: historyLength - historyAtLastRecord },
           ...(s.rowUnconfirmed
             ? {
