@@ -7,7 +7,15 @@
  * the step (workflow time in the workflow). The states and their transitions are those of `lifecycle.ts`, the
  * verdict that of `evaluation.ts`, the ledger that of `ledger.ts`, late news that of `late.ts`.
  */
-import { decideVerdict, disqualifyingWithdrawal, inWindow, totals, windowState, type Verdict } from './evaluation';
+import {
+  decideVerdict,
+  disqualifyingWithdrawal,
+  inWindow,
+  totals,
+  verdictAsExplained,
+  windowState,
+  type Verdict,
+} from './evaluation';
 import { lateImpact, type ReviewKind } from './late';
 import { rewardIdempotencyKey } from './ids';
 import { applyEvent, type ApplyOutcome, type Ledger } from './ledger';
@@ -181,7 +189,7 @@ class StepBuilder {
         break;
       case 'ELIGIBLE':
         if (isHoldout(this.terms)) {
-          this.moveTo('HOLDOUT_QUALIFIED', `${verdict.reason}; in the holdout group, never rewarded`);
+          this.moveTo('HOLDOUT_QUALIFIED', verdictAsExplained(verdict, 'HOLDOUT').reason);
           break;
         }
         this.moveTo('PENDING_REWARD', verdict.reason);

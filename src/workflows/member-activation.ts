@@ -137,7 +137,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     changeSchedule,
     changeScheduleForOperation: (req) => ({ view: changeSchedule(req), audit: recording.handOver(req.operationId) }),
     view,
-    explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges),
+    explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges, group),
   });
   recording.start();
 

@@ -74,6 +74,10 @@ describe('a holdout member', () => {
       const result = await m.handle.result();
       expect(result).toMatchObject({ state: 'HOLDOUT_QUALIFIED', verdict: { outcome: 'ELIGIBLE' } });
       expect(result.reward).toBeUndefined();
+      // The explanation says why there is no reward.
+      const explanation = await m.handle.query(explanationQuery);
+      expect(explanation.verdict).toMatchObject({ outcome: 'ELIGIBLE', countedCents: 60_000 });
+      expect(explanation.verdict?.reason).toMatch(/; in the holdout group, never rewarded$/);
       expect(creditsOf('holdout-qualified')).toHaveLength(0);
       expect(await rewardRows('holdout-qualified')).toEqual([]);
       expect(await notificationsOf(bench.db, TERMS.campaignId, 'holdout-qualified')).toEqual([]);
