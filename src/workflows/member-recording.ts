@@ -14,7 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MemberActivities as Activities } from './activity-contracts';
-import { currentDetails, recordSummary } from '../domain/describe';
+import { currentDetails, recordSummary, webUiText } from '../domain/describe';
 import type { AuditLine, EnrollmentTerms, NotificationLine } from '../domain/enrollment';
 import type { ExperimentGroup } from '../domain/holdout';
 import { totals } from '../domain/evaluation';
@@ -45,7 +45,7 @@ const recordProgressWith = (durable: boolean, summary: string) => {
 };
 
 const { notify } = proxyActivities<Activities>({
-  summary: 'Notify the member (recorded, then pushed; best effort)',
+  summary: webUiText('Notify the member (recorded, then pushed; best effort)'),
   startToCloseTimeout: '15s',
   // Best effort: a failing push channel never blocks or fails an enrollment.
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },

@@ -74,6 +74,11 @@ describe('a holdout member', () => {
       const result = await m.handle.result();
       expect(result).toMatchObject({ state: 'HOLDOUT_QUALIFIED', verdict: { outcome: 'ELIGIBLE' } });
       expect(result.reward).toBeUndefined();
+      // The Web UI's current details give the verdict's reason in AUD: no dollar sign for its markdown to read maths from.
+      const decided = await m.handle.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(decided.currentDetails).toContain('verdict ELIGIBLE');
+      expect(decided.currentDetails).toContain('loaded AUD 600.00 in the window, target AUD 500.00, no withdrawal');
+      expect(decided.currentDetails).not.toContain('$');
       // The explanation says why there is no reward.
       const explanation = await m.handle.query(explanationQuery);
       expect(explanation.verdict).toMatchObject({ outcome: 'ELIGIBLE', countedCents: 60_000 });
