@@ -143,15 +143,15 @@ export function createApp({
   /**
    * The member view live, as Server-Sent Events: the view as it stands (unless the caller's Last-Event-ID already is
    * its version), then each newer version as PostgreSQL reports the change (api/live.ts). `id` is the view's version.
+   * With `maxSeconds`, the stream ends by itself after that long.
    */
   const streams = new Set<express.Response>();
   app.get('/v1/campaigns/:campaignId/members/:memberId/events', async (req, res) => {
     const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
-    const { lastEventId } = parse(
-      s.LastEventIdHeader,
-      { lastEventId: req.get('last-event-id') ?? (req.query as Record<string, unknown>).lastEventId },
-      'header',
-    );
+    const header = parse(s.LastEventIdHeader, { lastEventId: req.get('last-event-id') }, 'header');
+    // Checked even when the header is there (and wins): bad input is a 400, wherever it is.
+    const query = parse(s.MemberEventsQuery, req.query, 'query');
+    const lastEventId = header.lastEventId ?? query.lastEventId;
     if (service.followers() >= eventsMaxStreams) {
       throw new ApiError(429, 'TOO_MANY_STREAMS', `this API instance holds ${eventsMaxStreams} member streams open`);
     }
@@ -179,8 +179,10 @@ export function createApp({
     open();
     streams.add(res);
     const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), eventsHeartbeatMs);
+    const ending = query.maxSeconds === undefined ? undefined : setTimeout(() => res.end(), query.maxSeconds * 1_000);
     res.on('close', () => {
       clearInterval(heartbeat);
+      clearTimeout(ending);
       unfollow();
       streams.delete(res);
     });

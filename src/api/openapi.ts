@@ -2,10 +2,14 @@
  * The OpenAPI document, generated from the same zod schemas the handlers validate with. It lists every status a route
  * can answer (app.ts and errors.ts decide them), so that a client generated from it is correct; the Schemathesis test
  * (test/outside/schemathesis.test.ts) holds the running API to it.
+ *
+ * OpenAPI 3.2: the first version that can describe an event stream, each event an item (`itemSchema`). zod-to-openapi
+ * 8 generates 3.1 (JSON Schema 2020-12, as 3.2 has it too) and knows no `itemSchema`: `withStreamItems` moves each
+ * event stream's schema there.
  */
 import {
   OpenAPIRegistry,
-  OpenApiGeneratorV3,
+  OpenApiGeneratorV31,
   type ResponseConfig,
   type RouteConfig,
 } from '@asteasolutions/zod-to-openapi';
@@ -109,7 +113,28 @@ const TAGS = [
   { name: 'operations', description: 'Health, readiness, metrics and this document' },
 ];
 
-export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateDocument']> {
+type Document = ReturnType<OpenApiGeneratorV31['generateDocument']>;
+
+/**
+ * OpenAPI 3.2's reading of an event stream: `itemSchema` describes each event (`schema` would be the whole stream, one
+ * string). The routes declare each event's schema as the stream's `schema`; here it becomes the `itemSchema`.
+ */
+function withStreamItems(doc: Document): Document {
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(item as Record<string, { responses?: Record<string, unknown> }>)) {
+      for (const response of Object.values(op?.responses ?? {})) {
+        const content = (response as { content?: Record<string, Record<string, unknown>> }).content;
+        const stream = content?.['text/event-stream'];
+        if (!stream || !('schema' in stream)) continue;
+        const { schema, ...rest } = stream;
+        content['text/event-stream'] = { ...rest, itemSchema: schema };
+      }
+    }
+  }
+  return doc;
+}
+
+export function buildOpenApiDocument(): Document {
   const r = new OpenAPIRegistry();
 
   r.registerPath({
@@ -197,7 +222,8 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
       'caller already has that version; then one for each newer version, as PostgreSQL reports the change of the read ' +
       'model (LISTEN/NOTIFY), so within a moment of the change. A browser EventSource reconnects by itself and sends ' +
       'Last-Event-ID; `retry:` asks it to wait 2 s. A comment line (`: heartbeat`) every EVENTS_HEARTBEAT keeps proxies ' +
-      'from closing an idle stream. Versions are snapshots: a resumed stream gets the newest view, not each one missed.',
+      'from closing an idle stream. Versions are snapshots: a resumed stream gets the newest view, not each one missed. ' +
+      'With maxSeconds the server ends the stream after that long.',
     request: {
       params: s.MemberPath,
       headers: z.object({
@@ -207,22 +233,16 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
           .optional()
           .openapi({ description: 'The view version the caller has; only newer ones are sent', example: '12' }),
       }),
-      query: z.object({
-        lastEventId: z
-          .string()
-          .regex(/^\d{1,15}$/)
-          .optional()
-          .openapi({ description: 'The same as Last-Event-ID, for clients that cannot set headers (the header wins)' }),
-      }),
+      query: s.MemberEventsQuery,
     },
     responses: {
       200: {
-        description: 'The stream (text/event-stream); it ends only when the caller or the server closes it',
-        content: {
-          'text/event-stream': { schema: z.string().openapi({ example: 'id: 7\nevent: member\ndata: {…}\n\n' }) },
-        },
+        description:
+          'The stream (text/event-stream), each event a MemberEvent; it ends when the caller or the server closes it, ' +
+          'or after maxSeconds',
+        content: { 'text/event-stream': { schema: s.MemberEvent } },
       },
-      ...invalid('path parameter or Last-Event-ID'),
+      ...invalid('path parameter, Last-Event-ID, lastEventId or maxSeconds'),
       ...notFound('the member is not enrolled in this campaign'),
       429: error('TOO_MANY_STREAMS: this API instance holds EVENTS_MAX_STREAMS streams open', { headers: retryAfter }),
       ...unavailable,
@@ -558,13 +578,13 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
     responses: {
       200: json(
         z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.looseObject({}) }),
-        'The OpenAPI 3.0 document',
+        'The OpenAPI 3.2 document',
       ),
     },
   });
 
-  return new OpenApiGeneratorV3(r.definitions).generateDocument({
-    openapi: '3.0.3',
+  const doc = new OpenApiGeneratorV31(r.definitions).generateDocument({
+    openapi: '3.2.0',
     info: {
       title: 'Cold member activation API',
       version: '1.0.0',
@@ -574,4 +594,5 @@ export function buildOpenApiDocument(): ReturnType<OpenApiGeneratorV3['generateD
     },
     tags: TAGS,
   });
+  return withStreamItems(doc);
 }

@@ -84,15 +84,32 @@ const Cents = z
   .openapi({ example: 25000, description: `Integer cents, 1 to ${MAX_AMOUNT_CENTS} (A$1,000,000.00)` });
 
 export const CampaignPath = z.object({ campaignId: CampaignId });
+/** A member view's version, as an event's `id` and Last-Event-ID carry it. */
+const ViewVersion = z.string().regex(/^\d{1,15}$/, 'Last-Event-ID must be a view version: a whole number from 0');
 /** The view version a member stream resumes after (Last-Event-ID, or ?lastEventId= for clients that cannot set it). */
-export const LastEventIdHeader = z.object({
-  lastEventId: z
-    .string()
-    .regex(/^\d{1,15}$/, 'Last-Event-ID must be a view version: a whole number from 0')
-    .transform(Number)
-    .optional(),
-});
+export const LastEventIdHeader = z.object({ lastEventId: ViewVersion.transform(Number).optional() });
 export const MemberPath = z.object({ campaignId: CampaignId, memberId: MemberId });
+/** The longest a member stream asked to end by itself (`maxSeconds`) may last: a day. */
+export const MAX_STREAM_SECONDS = 86_400;
+/** The query of a member stream; each is checked, whatever the Last-Event-ID header says. */
+export const MemberEventsQuery = z.object({
+  lastEventId: ViewVersion.transform(Number)
+    .optional()
+    .openapi({ description: 'The same as Last-Event-ID, for clients that cannot set headers (the header wins)' }),
+  maxSeconds: z.coerce
+    .number()
+    .positive()
+    .max(MAX_STREAM_SECONDS)
+    .optional()
+    .openapi({
+      description:
+        `End the stream after this many seconds (above 0, decimals allowed, at most ${MAX_STREAM_SECONDS}), whatever ` +
+        "it has sent: a bounded watch for a script, or a reconnect at a time of the caller's choosing behind a proxy " +
+        'that cuts long connections (an EventSource reconnects by itself, with Last-Event-ID, and misses nothing). ' +
+        'Absent: the stream stays open.',
+      example: 30,
+    }),
+});
 
 /** A count stored as PostgreSQL's integer: 1 to 2^31 - 1. */
 const PositiveCount = () => z.number().int().positive().max(2_147_483_647);
@@ -241,6 +258,32 @@ export const MemberResponse = z
     updatedAt: Timestamp,
   })
   .openapi('Member');
+
+/**
+ * One event of a member stream (text/event-stream), as a reader of the stream sees it: the fields of the event. The
+ * first block of the stream is `retry:` alone (no data, so no event of its own): how long an EventSource waits before
+ * it reconnects.
+ */
+export const MemberEvent = z
+  .object({
+    id: ViewVersion.openapi({
+      description: "The view's version: it only goes up. An EventSource sends the last one back as Last-Event-ID.",
+      example: '7',
+    }),
+    event: z.enum(['member']).openapi({ description: 'Every event of the stream is a member view' }),
+    data: z.string().openapi({
+      description: 'The member view as GET …/members/{memberId} answers it, in JSON',
+      contentMediaType: 'application/json',
+      contentSchema: { $ref: '#/components/schemas/Member' },
+    } as Record<string, unknown>),
+    retry: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: 'Milliseconds an EventSource waits before it reconnects', example: 2000 }),
+  })
+  .openapi('MemberEvent', { description: 'One event of GET …/members/{memberId}/events' });
 
 const ExplainedTransaction = z.object({
   transactionId: z.string(),

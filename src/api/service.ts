@@ -267,7 +267,7 @@ export function createService(deps: ServiceDeps) {
     async explain(campaignId: string, memberId: string) {
       const e = await requireEnrollment(campaignId, memberId);
       const ledger = await getLedger(db, e.workflowId);
-      const explanation = explain(ledger, e, e.targetCents, e.verdict, e.scheduleChanges);
+      const explanation = explain(ledger, e, e.targetCents, e.verdict, e.scheduleChanges, e.group);
       const { schedule: _schedule, ...rest } = explanation;
       return {
         campaignId,

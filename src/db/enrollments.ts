@@ -198,7 +198,7 @@ export async function getLedger(db: Queryable, workflowId: string): Promise<Ledg
 export async function recordProgress(pool: Db, p: ProgressRecord): Promise<{ viewUpdated: boolean }> {
   return inTransaction(pool, async (client) => {
     await appendAudit(client, p, [...p.audit, ...(p.notifications ?? []).map(notificationAudit)]);
-    await openReviews(client, p, p.reviews ?? legacyReviewsFromAudit(p.audit));
+    await openReviews(client, p, p.reviews ?? legacyReviewsFromAudit(p.audit, p.view.group));
     await insertNotifications(client, p.notifications ?? []);
     const v = p.view;
     const { rows: upserted } = await client.query<{ inserted: boolean }>(

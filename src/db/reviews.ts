@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { rewardRetried, type RewardResult } from '../domain/enrollment';
 import type { ActivationState } from '../domain/model';
 import type { AuditEntry, RetriedReward, ReviewItem } from '../domain/records';
+import type { ExperimentGroup } from '../domain/holdout';
 import type { LateImpact, ReviewKind } from '../domain/late';
 import { appendAudit, type AuditSubject } from './audit';
 import { markRewardFailed, releaseRewardSlot } from './rewards';
@@ -45,12 +46,15 @@ export const reviewIdFor = (workflowId: string, causeKey: string): string =>
 
 /**
  * The review items older workflow code decided inside its audit payloads: records it sent without `reviews` (an
- * activity scheduled before the deploy and retried after it) still open theirs. New records carry them typed.
+ * activity scheduled before the deploy and retried after it) still open theirs. New records carry them typed (an empty
+ * list when there are none). Late news of a HOLDOUT member opens none, whatever its payload says: code before the
+ * holdout's late lines lost their review left one there.
  */
-export function legacyReviewsFromAudit(entries: readonly AuditEntry[]): ReviewItem[] {
+export function legacyReviewsFromAudit(entries: readonly AuditEntry[], group?: ExperimentGroup): ReviewItem[] {
   const out: ReviewItem[] = [];
   for (const a of entries) {
     if (a.type === 'LATE_EVENT') {
+      if (group === 'HOLDOUT') continue;
       const impact = a.payload.impact as LateImpact | undefined;
       if (impact?.review) {
         out.push({

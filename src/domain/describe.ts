@@ -1,6 +1,7 @@
 /**
  * Where a member stands, in words, for people reading the Temporal Web UI: the workflow's summary (fixed at
- * enrollment) and its current details (kept up to date by the workflow). Pure; Temporal markdown.
+ * enrollment), its current details (kept up to date by the workflow), and the summaries of its timers and activities.
+ * Pure; Temporal markdown. Every text for the Web UI leaves here through `webUiText`.
  */
 import type { Verdict } from './evaluation';
 import type { Totals } from './evaluation';
@@ -16,6 +17,16 @@ import type { EnrollmentSchedule } from './terms';
  */
 export const aud = (cents: number): string => `AUD ${(cents / 100).toFixed(2)}`;
 
+/**
+ * A text made safe for the Web UI, which renders summaries and details as markdown with maths: text between two `$`
+ * is a formula there (a verdict's `loaded A$550.00 …, target A$500.00` showed as `loaded A\(550.00 …, target
+ * A\)500.00`). An amount written `A$550.00` (the rules' wording, in a verdict's reason) becomes `AUD 550.00`, as `aud`
+ * writes amounts; any other `$`, and `\`, is escaped (`\$`, `\\`), which markdown shows as written. Every text the
+ * workflows hand to Temporal to show (current details, the static summary, timer and activity summaries) passes here.
+ */
+export const webUiText = (text: string): string =>
+  text.replace(/A\$(?=\d)/g, 'AUD ').replace(/[\\$]/g, (c) => `\\${c}`);
+
 export const enrollmentSummary = (
   memberId: string,
   campaignId: string,
@@ -24,9 +35,11 @@ export const enrollmentSummary = (
   schedule: EnrollmentSchedule,
   group?: ExperimentGroup,
 ): string =>
-  group === 'HOLDOUT'
-    ? `Member ${memberId} in ${campaignId}, holdout group: tracked to ${schedule.evaluatesAt} (target ${aud(targetCents)} by ${schedule.windowEndsAt}), never rewarded or told`
-    : `Member ${memberId} in ${campaignId}: load ${aud(targetCents)} by ${schedule.windowEndsAt}, no withdrawal → ${rewardPoints} points after ${schedule.evaluatesAt}`;
+  webUiText(
+    group === 'HOLDOUT'
+      ? `Member ${memberId} in ${campaignId}, holdout group: tracked to ${schedule.evaluatesAt} (target ${aud(targetCents)} by ${schedule.windowEndsAt}), never rewarded or told`
+      : `Member ${memberId} in ${campaignId}: load ${aud(targetCents)} by ${schedule.windowEndsAt}, no withdrawal → ${rewardPoints} points after ${schedule.evaluatesAt}`,
+  );
 
 const WHERE: Record<ActivationState, string> = {
   ENROLLED: 'enrolled, no counted load yet',
@@ -58,17 +71,31 @@ export function currentDetails(
   ];
   if (verdict) lines.push(`verdict ${verdict.outcome} at ${verdict.decidedAt}: ${verdict.reason}`);
   else lines.push(`window ends ${schedule.windowEndsAt}; evaluates at ${schedule.evaluatesAt}`);
-  return lines.join('\n');
+  return webUiText(lines.join('\n'));
 }
 
 /** A summary is one line the Web UI shows beside an event: this long at most. */
 export const SUMMARY_MAX = 240;
 
-/** One line (a summary is single-line markdown), at most SUMMARY_MAX long. */
+/** One line (a summary is single-line markdown), at most SUMMARY_MAX long; never cut inside an escape (`\$`). */
 const clip = (text: string): string => {
   const line = text.replace(/\s+/g, ' ');
-  return line.length <= SUMMARY_MAX ? line : `${line.slice(0, SUMMARY_MAX - 1)}…`;
+  if (line.length <= SUMMARY_MAX) return line;
+  const cut = line.slice(0, SUMMARY_MAX - 1);
+  const backslashes = /\\*$/.exec(cut)![0].length;
+  return `${backslashes % 2 === 1 ? cut.slice(0, -1) : cut}…`;
 };
+
+/** A timer's summary: the deadline it waits for, e.g. `Window ends at 2027-01-01T…`. */
+export const deadlineSummary = (name: string, at: string): string => clip(webUiText(`${name} at ${at}`));
+
+/** The reward activity's summary: what it credits, with which idempotency key (and for which review, on a retry). */
+export const rewardSummary = (points: number, idempotencyKey: string, reviewId?: string): string =>
+  clip(
+    webUiText(
+      `Credit ${points} points ${reviewId === undefined ? '' : `again for review ${reviewId} `}(idempotency key ${idempotencyKey})`,
+    ),
+  );
 
 const NEWS_OUTCOME: Record<NewsOutcome, string> = {
   APPLIED: 'applied',
@@ -120,5 +147,5 @@ export function recordSummary(
       : heard.length === 1
         ? `${heard[0]}; `
         : `${heard[heard.length - 1]} (and ${heard.length - 1} before it); `;
-  return clip(`Record ${news}now ${state}, counted ${aud(countedCents)} of ${aud(targetCents)}`);
+  return clip(webUiText(`Record ${news}now ${state}, counted ${aud(countedCents)} of ${aud(targetCents)}`));
 }

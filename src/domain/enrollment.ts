@@ -7,7 +7,15 @@
  * the step (workflow time in the workflow). The states and their transitions are those of `lifecycle.ts`, the
  * verdict that of `evaluation.ts`, the ledger that of `ledger.ts`, late news that of `late.ts`.
  */
-import { decideVerdict, disqualifyingWithdrawal, inWindow, totals, windowState, type Verdict } from './evaluation';
+import {
+  decideVerdict,
+  disqualifyingWithdrawal,
+  inWindow,
+  totals,
+  verdictAsExplained,
+  windowState,
+  type Verdict,
+} from './evaluation';
 import { lateImpact, type ReviewKind } from './late';
 import { rewardIdempotencyKey } from './ids';
 import { applyEvent, type ApplyOutcome, type Ledger } from './ledger';
@@ -181,7 +189,7 @@ class StepBuilder {
         break;
       case 'ELIGIBLE':
         if (isHoldout(this.terms)) {
-          this.moveTo('HOLDOUT_QUALIFIED', `${verdict.reason}; in the holdout group, never rewarded`);
+          this.moveTo('HOLDOUT_QUALIFIED', verdictAsExplained(verdict, 'HOLDOUT').reason);
           break;
         }
         this.moveTo('PENDING_REWARD', verdict.reason);
@@ -308,7 +316,9 @@ export function apply(
 /**
  * The audit line of news heard after the verdict (`e` has a verdict): judged against the ledger the verdict was made
  * on plus the late news heard before it, with a review item when it would have changed the verdict. The member
- * workflow and the recording of late news for a closed enrollment (db/late.ts) both judge with it.
+ * workflow and the recording of late news for a closed enrollment (db/late.ts) both judge with it. A holdout member's
+ * line records the impact (`wouldBe`, `actual`) and names no review, in its payload either (`lateImpact`): the payload
+ * is what the audit trail keeps, and older records are read for the reviews their payloads name (db/reviews.ts).
  */
 export function lateLine(
   e: Pick<EnrollmentState, 'state' | 'ledger' | 'late' | 'verdict'>,
@@ -326,11 +336,11 @@ export function lateLine(
         schedule,
         targetCents,
         e.verdict,
+        group,
       )
     : undefined;
   const payload = { event: ev, state: e.state, ...extra, ...(impact ? { impact } : {}) };
-  // A holdout member's verdict decides no money: late news is recorded with its impact, for nobody to review.
-  return impact?.review && group !== 'HOLDOUT'
+  return impact?.review
     ? {
         type: 'LATE_EVENT',
         source: ev.source,

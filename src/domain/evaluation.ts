@@ -3,6 +3,7 @@
  * explanation. Pure functions of the ledger and the enrollment's schedule; the workflow and the API
  * both call them, so the member view and the verdict can never disagree.
  */
+import type { ExperimentGroup } from './holdout';
 import type { Ledger, LedgerEntry } from './ledger';
 import type { ActivationState } from './model';
 import type { ScheduleChange } from './schedule';
@@ -95,6 +96,21 @@ export function decideVerdict(ledger: Ledger, schedule: EnrollmentSchedule, targ
   };
 }
 
+/** What a holdout member's ELIGIBLE verdict means besides the rules' reason: they qualified, and get nothing for it. */
+export const HOLDOUT_NEVER_REWARDED = 'in the holdout group, never rewarded';
+
+/**
+ * The verdict as people read it: a HOLDOUT member's ELIGIBLE verdict says the member is in the holdout group and never
+ * rewarded (HOLDOUT_QUALIFIED). The verdict stored and audited is the rules' (`decideVerdict`), the same for both
+ * groups; the wording follows from the group, so it holds for verdicts recorded before it too.
+ */
+export function verdictAsExplained(verdict: Verdict, group?: ExperimentGroup): Verdict {
+  if (group !== 'HOLDOUT' || verdict.outcome !== 'ELIGIBLE' || verdict.reason.endsWith(HOLDOUT_NEVER_REWARDED)) {
+    return verdict;
+  }
+  return { ...verdict, reason: `${verdict.reason}; ${HOLDOUT_NEVER_REWARDED}` };
+}
+
 export type ExclusionReason = 'OUTSIDE_WINDOW' | 'RETURNED' | 'PENDING' | 'DUPLICATE' | 'WITHDRAWAL_REVERSED';
 
 export interface ExplainedTransaction {
@@ -132,7 +148,8 @@ const brief = (e: LedgerEntry): ExplainedTransaction => ({
 
 /**
  * Each transaction counted, each one excluded with its reason, and the disqualifying withdrawal if any. With moved
- * deadlines (`changes`), what only the moved window holds says so.
+ * deadlines (`changes`), what only the moved window holds says so. The verdict is worded for the member's `group`
+ * (`verdictAsExplained`).
  */
 export function explain(
   ledger: Ledger,
@@ -140,6 +157,7 @@ export function explain(
   targetCents: number,
   verdict?: Verdict,
   changes: readonly ScheduleChange[] = [],
+  group?: ExperimentGroup,
 ): Explanation {
   const originalEnd = changes.length > 0 ? changes[0].windowEndsAt.from : schedule.windowEndsAt;
   const extension = changes.find((c) => c.windowEndsAt.to !== c.windowEndsAt.from);
@@ -196,7 +214,7 @@ export function explain(
     counted,
     excluded,
     ...(disqualifier ? { disqualifiedBy: { ...brief(disqualifier), ...onlyMovedWindow(disqualifier) } } : {}),
-    ...(verdict ? { verdict } : {}),
+    ...(verdict ? { verdict: verdictAsExplained(verdict, group) } : {}),
     ...(changes.length > 0 ? { scheduleChanges: [...changes] } : {}),
   };
 }

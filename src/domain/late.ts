@@ -4,6 +4,7 @@
  * while it still runs) and the settlement batch (news for enrollments whose workflow has closed) judge alike.
  */
 import { decideVerdict, inWindow, type Verdict, type VerdictOutcome } from './evaluation';
+import type { ExperimentGroup } from './holdout';
 import { applyEvent, type Ledger } from './ledger';
 import type { TransactionEvent } from './model';
 import type { EnrollmentSchedule } from './terms';
@@ -20,14 +21,18 @@ export interface LateImpact {
   /** The verdict the enrollment would have had, had all late news (this one included) come in time. */
   wouldBe: VerdictOutcome;
   actual: VerdictOutcome;
-  /** Set when the news changes the verdict: a review is opened with this kind and reason. */
+  /**
+   * Set when the news changes the verdict of a treated member: a review is opened with this kind and reason. Never
+   * for a holdout member (whose verdict no money rides on), however the news would have changed it.
+   */
   review?: { kind: ReviewKind; reason: string };
 }
 
 /**
  * Judges one late event against the ledger the verdict was made on plus the late news heard before it.
  * A cancelled enrollment is never reopened. Only the first late event that tips the verdict opens a review;
- * later ones that keep it tipped do not open another.
+ * later ones that keep it tipped do not open another. A HOLDOUT member's late news is judged alike (`wouldBe`), and
+ * opens no review: the member is never rewarded, so there is nothing for a person to put right.
  */
 export function lateImpact(
   ledger: Ledger,
@@ -36,6 +41,7 @@ export function lateImpact(
   schedule: EnrollmentSchedule,
   targetCents: number,
   verdict: Verdict,
+  group?: ExperimentGroup,
 ): LateImpact {
   const actual = verdict.outcome;
   const before = withEvents(ledger, earlierLate);
@@ -43,7 +49,9 @@ export function lateImpact(
   const at = verdict.decidedAt;
   const wasTipped = decideVerdict(before, schedule, targetCents, at).outcome;
   const wouldBe = decideVerdict(after, schedule, targetCents, at).outcome;
-  if (actual === 'CANCELLED' || wouldBe === actual || wasTipped !== actual) return { wouldBe, actual };
+  if (group === 'HOLDOUT' || actual === 'CANCELLED' || wouldBe === actual || wasTipped !== actual) {
+    return { wouldBe, actual };
+  }
 
   const what = `${event.source === 'SETTLEMENT' ? `settlement ${event.status}` : 'real-time'} ${event.kind} ${event.transactionId}`;
   if (actual === 'ELIGIBLE' && event.kind === 'WITHDRAWAL' && inWindow(event.occurredAt, schedule)) {

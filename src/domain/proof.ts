@@ -91,8 +91,11 @@ const verdictClaim = (v: Partial<Verdict>): Record<string, unknown> => ({
   targetCents: v.targetCents,
 });
 
-/** What a line claims, in a form two lines can be compared by; undefined for lines that claim nothing. */
-function claimOf(type: string, payload: Record<string, unknown>): unknown {
+/**
+ * What a line claims, in a form two lines can be compared by; undefined for lines that claim nothing. `group` is the
+ * enrollment's (its ENROLLED line's).
+ */
+function claimOf(type: string, payload: Record<string, unknown>, group?: ExperimentGroup): unknown {
   switch (type) {
     case 'TRANSITION':
       return { from: payload.from, to: payload.to };
@@ -104,6 +107,9 @@ function claimOf(type: string, payload: Record<string, unknown>): unknown {
       return { problem: payload.problem };
     case 'LATE_EVENT': {
       const impact = payload.impact as { review?: { kind?: unknown }; wouldBe?: unknown } | undefined;
+      // A holdout member's late news opens no review: its line claims the verdict it would have led to. (Code before
+      // that rule named a review in the payload too; no rule claims it, so it is not compared.)
+      if (group === 'HOLDOUT') return { wouldBe: impact?.wouldBe ?? null };
       return { review: impact?.review?.kind ?? null };
     }
     case 'SCHEDULE_CHANGED':
@@ -187,6 +193,7 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
     });
   }
 
+  const claim = (type: string, payload: Record<string, unknown>): unknown => claimOf(type, payload, terms.group);
   /** Lines the rules wrote that the trail has yet to show, in order. */
   let expected: AuditLine[] = [];
   const take = (step: Step<unknown>): void => {
@@ -206,16 +213,15 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
   /** The trail's line must be the next one the rules wrote. */
   const match = (line: TrailLine): void => {
     const next = expected[0];
-    if (!next)
-      return diverge(line, `the rules wrote no ${line.type} here`, undefined, claimOf(line.type, line.payload));
+    if (!next) return diverge(line, `the rules wrote no ${line.type} here`, undefined, claim(line.type, line.payload));
     if (next.type !== line.type) {
       return diverge(line, `the rules wrote ${next.type} here, the trail has ${line.type}`, {
         type: next.type,
-        claim: claimOf(next.type, next.payload),
+        claim: claim(next.type, next.payload),
       });
     }
-    const want = claimOf(next.type, next.payload);
-    const have = claimOf(line.type, line.payload);
+    const want = claim(next.type, next.payload);
+    const have = claim(line.type, line.payload);
     if (!same(want, have))
       return diverge(line, `the trail's ${line.type} is not what the rules make of it`, want, have);
     expected = expected.slice(1);
@@ -305,7 +311,7 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
         if (expected.length > 0) {
           diverge(line, `the trail lacks the ${expected[0].type} the rules wrote before this`, {
             type: expected[0].type,
-            claim: claimOf(expected[0].type, expected[0].payload),
+            claim: claim(expected[0].type, expected[0].payload),
           });
         }
         take(factStep(line)!);
@@ -324,7 +330,7 @@ export function replayTrail(memberId: string, lines: readonly TrailLine[]): Repl
         key: last.key,
         type: last.type,
         problem: `the trail ends without the ${expected[0].type} the rules wrote`,
-        expected: { type: expected[0].type, claim: claimOf(expected[0].type, expected[0].payload) },
+        expected: { type: expected[0].type, claim: claim(expected[0].type, expected[0].payload) },
       });
     }
   } catch (err) {

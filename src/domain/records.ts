@@ -58,8 +58,8 @@ export interface ProgressRecord {
   notifications?: NotificationMessage[];
   /**
    * Review items the rules opened with these audit lines (late news that would change the verdict, a reward that
-   * could not be issued), each naming the audit line that caused it. Absent from records of older workflow code,
-   * whose review decisions travel inside the audit payloads (see db/reviews.ts).
+   * could not be issued), each naming the audit line that caused it; an empty list when there are none. Absent only
+   * from records of older workflow code, whose review decisions travel inside the audit payloads (see db/reviews.ts).
    */
   reviews?: ReviewItem[];
   /**

@@ -13,6 +13,7 @@ import {
 } from '@temporalio/workflow';
 import { OPERATION_PAGE_SIZE } from '../domain/operations';
 import type { OperationActivities } from './activity-contracts';
+import { webUiText } from '../domain/describe';
 
 export interface BulkOperationInput {
   operationId: string;
@@ -29,19 +30,19 @@ export interface BulkOperationResult {
 }
 
 const { selectOperationMembers } = proxyActivities<OperationActivities>({
-  summary: "Take the selection's snapshot",
+  summary: webUiText("Take the selection's snapshot"),
   startToCloseTimeout: '10m',
   retry: { initialInterval: '1s', maximumInterval: '1m' },
 });
 const { applyOperationPage } = proxyActivities<OperationActivities>({
-  summary: 'Apply the action to the next page of members',
+  summary: webUiText('Apply the action to the next page of members'),
   startToCloseTimeout: '10m',
   // A dead worker is noticed within 20 s and the page goes to another; what it recorded is not sent again.
   heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 const { finishOperation } = proxyActivities<OperationActivities>({
-  summary: 'Close the operation',
+  summary: webUiText('Close the operation'),
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumInterval: '1m' },
 });

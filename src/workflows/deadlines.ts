@@ -4,6 +4,7 @@
  * started), and which gives way to a verdict or a continue-as-new.
  */
 import { CancellationScope, condition, sleep } from '@temporalio/workflow';
+import { deadlineSummary } from '../domain/describe';
 
 export interface DeadlineWaiterOptions {
   /** The enrollment has its verdict: stop waiting. */
@@ -15,8 +16,8 @@ export interface DeadlineWaiterOptions {
 export type WaitOutcome = 'DEADLINE' | 'DECIDED';
 
 export function deadlineWaiter(o: DeadlineWaiterOptions) {
-  /** Sleeps durably until `deadline()` (read again whenever it may have moved); `summary` names the timer. */
-  return async (deadline: () => string, summary: string): Promise<WaitOutcome> => {
+  /** Sleeps durably until `deadline()` (read again whenever it may have moved); `name` names the timer. */
+  return async (deadline: () => string, name: string): Promise<WaitOutcome> => {
     for (;;) {
       const at = deadline();
       let due = false;
@@ -24,7 +25,7 @@ export function deadlineWaiter(o: DeadlineWaiterOptions) {
       const ms = Date.parse(at) - Date.now();
       if (ms > 0) {
         timer
-          .run(() => sleep(ms, { summary: `${summary} at ${at}` }))
+          .run(() => sleep(ms, { summary: deadlineSummary(name, at) }))
           .then(
             () => (due = true),
             () => undefined,

@@ -33,7 +33,7 @@ import {
   type Step,
 } from '../domain/enrollment';
 import { ErrorType } from '../domain/errors';
-import { describeNews, describeOptOut, describeScheduleChange } from '../domain/describe';
+import { describeNews, describeOptOut, describeScheduleChange, rewardSummary } from '../domain/describe';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
@@ -141,7 +141,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     changeSchedule,
     changeScheduleForOperation: (req) => ({ view: changeSchedule(req), audit: recording.handOver(req.operationId) }),
     view,
-    explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges),
+    explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges, group),
   });
   recording.start();
 
@@ -193,10 +193,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
 
   async function rewardTheMember(): Promise<void> {
     const reward = s.reward!;
-    const { issueReward } = rewardActivity(
-      `Credit ${reward.points} points (idempotency key ${reward.idempotencyKey})`,
-      input.rewardRetryForMs,
-    );
+    const { issueReward } = rewardActivity(rewardSummary(reward.points, reward.idempotencyKey), input.rewardRetryForMs);
     // Awaited here, not through a helper: an extra await would move this continuation by a microtask against the
     // recorder's, and the order of their commands is in every recorded history.
     let result: RewardResult;

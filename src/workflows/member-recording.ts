@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { MemberActivities as Activities } from './activity-contracts';
-import { currentDetails, recordSummary } from '../domain/describe';
+import { currentDetails, recordSummary, webUiText } from '../domain/describe';
 import type { AuditLine, EnrollmentTerms, NotificationLine } from '../domain/enrollment';
 import type { ExperimentGroup } from '../domain/holdout';
 import { totals } from '../domain/evaluation';
@@ -71,7 +71,7 @@ export const SAFE_DURABLE_RECORD = {
 } as const;
 
 const { notify } = proxyActivities<Activities>({
-  summary: 'Notify the member (recorded, then pushed; best effort)',
+  summary: webUiText('Notify the member (recorded, then pushed; best effort)'),
   startToCloseTimeout: '15s',
   // Best effort: a failing push channel never blocks or fails an enrollment.
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
@@ -268,7 +268,8 @@ export function createRecording(o: RecordingOptions): Recording {
           ...(wholeLedger ? { ledgerComplete: true } : {}),
           view: view(),
           ...(notified > 0 ? { notifications: s.notifyQueue.slice(0, notified) } : {}),
-          ...(reviewed.length > 0 ? { reviews: reviewed } : {}),
+          // Always, none included: a record without `reviews` is read as older code's, whose audit payloads decide.
+          reviews: reviewed,
           measures: { heard, historyEvents: historyLength - historyAtLastRecord },
           ...(s.rowUnconfirmed
             ? {

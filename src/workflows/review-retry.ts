@@ -5,6 +5,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { MemberActivities as Activities } from './activity-contracts';
+import { rewardSummary, webUiText } from '../domain/describe';
 import type { RewardResult } from '../domain/enrollment';
 import type { RewardRequest } from '../domain/records';
 import { issueTheReward } from './rewarding';
@@ -18,7 +19,7 @@ export interface RewardRetryInput extends RewardRequest {
 // Activity summaries are user metadata, not part of the command the replayer compares: adding or rewording them needs
 // no patch (docs/versioning.md).
 const { recordRetriedReward } = proxyActivities<Activities>({
-  summary: 'Record the outcome on the enrollment, the audit trail and the review queue',
+  summary: webUiText('Record the outcome on the enrollment, the audit trail and the review queue'),
   startToCloseTimeout: '30s',
   retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '1m' },
 });
@@ -27,7 +28,7 @@ export async function rewardRetry(input: RewardRetryInput): Promise<{ status: Re
   const { reviewId, rewardRetryForMs, requestedBy, ...request } = input;
   const result = await issueTheReward(
     request,
-    `Credit ${input.points} points again for review ${reviewId} (idempotency key ${input.idempotencyKey})`,
+    rewardSummary(input.points, input.idempotencyKey, reviewId),
     rewardRetryForMs,
   );
   const by = requestedBy ? { requestedBy } : {};

@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SettlementActivities } from './activity-contracts';
+import { webUiText } from '../domain/describe';
 
 export interface SettlementBatchInput {
   batchId: string;
@@ -27,14 +28,14 @@ export interface SettlementBatchResult {
 }
 
 const { applySettlementChunk } = proxyActivities<SettlementActivities>({
-  summary: 'Apply the next chunk of staged lines to the member workflows',
+  summary: webUiText('Apply the next chunk of staged lines to the member workflows'),
   startToCloseTimeout: '10m',
   // A dead worker is noticed within 20 s and the chunk goes to another.
   heartbeatTimeout: '20s',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
 });
 const { finishSettlementBatch } = proxyActivities<SettlementActivities>({
-  summary: 'Mark the batch completed',
+  summary: webUiText('Mark the batch completed'),
   startToCloseTimeout: '1m',
   retry: { initialInterval: '1s', maximumInterval: '1m' },
 });

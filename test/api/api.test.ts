@@ -6,6 +6,7 @@ import request from 'supertest';
 import { auditTrail } from '../../src/db/audit';
 import { getLedger } from '../../src/db/enrollments';
 import type { Db } from '../../src/db/pool';
+import { assignGroup } from '../../src/domain/holdout';
 import { MAX_AMOUNT_CENTS } from '../../src/domain/model';
 import { startApiBench, type ApiBench } from '../support/api-bench';
 
@@ -248,6 +249,37 @@ describe('members', () => {
     expect(res.body).toMatchObject({ memberId: 'M-cancel', state: 'CANCELLED' });
     const again = await request(app).post(`/v1/campaigns/${CAMPAIGN}/members/M-cancel/cancel`).send({});
     expectError(again, 409, 'ALREADY_DECIDED');
+  });
+});
+
+describe('a holdout member', () => {
+  it('is explained as in the holdout group, never rewarded, when the verdict is ELIGIBLE', async () => {
+    const campaign = 'api-holdout';
+    await request(app)
+      .put(`/v1/campaigns/${campaign}`)
+      .send({ ...terms, window: 'PT2S', grace: 'PT1S', holdoutPercent: 50 })
+      .expect(201);
+    const memberId = Array.from({ length: 100 }, (_, i) => `M-held-${i}`).find(
+      (m) => assignGroup(campaign, m, 50) === 'HOLDOUT',
+    )!;
+    await request(app).post(`/v1/campaigns/${campaign}/enrollments`).send({ memberId }).expect(201);
+    await request(app)
+      .post('/v1/transactions')
+      .send(tx({ memberId, amountCents: 55_000 }))
+      .expect(202);
+    const deadline = Date.now() + 20_000;
+    let view;
+    do {
+      view = (await request(app).get(`/v1/campaigns/${campaign}/members/${memberId}`)).body;
+    } while (view.state !== 'HOLDOUT_QUALIFIED' && Date.now() < deadline);
+    expect(view).toMatchObject({ state: 'HOLDOUT_QUALIFIED', group: 'HOLDOUT' });
+    const explanation = await request(app).get(`/v1/campaigns/${campaign}/members/${memberId}/explanation`).expect(200);
+    expect(explanation.body).toMatchObject({ group: 'HOLDOUT', state: 'HOLDOUT_QUALIFIED' });
+    expect(explanation.body.verdict).toMatchObject({
+      outcome: 'ELIGIBLE',
+      countedCents: 55_000,
+      reason: 'loaded A$550.00 in the window, target A$500.00, no withdrawal; in the holdout group, never rewarded',
+    });
   });
 });
 

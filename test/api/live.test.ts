@@ -35,10 +35,13 @@ afterAll(async () => {
 });
 
 /** Opens a stream and collects its text until closed. */
-function open(memberId: string) {
+function open(memberId: string, query = '', headers: Record<string, string> = {}) {
   const abort = new AbortController();
   let text = '';
-  const response = fetch(`${url}/v1/campaigns/${CAMPAIGN}/members/${memberId}/events`, { signal: abort.signal });
+  const response = fetch(`${url}/v1/campaigns/${CAMPAIGN}/members/${memberId}/events${query}`, {
+    signal: abort.signal,
+    headers,
+  });
   const done = response.then(async (res) => {
     if (!res.body) return;
     const decoder = new TextDecoder();
@@ -100,4 +103,41 @@ it('beats every EVENTS_HEARTBEAT, and hears a view written by any writer of the 
   await until('the new version', () => /"countedCents":12345/.test(s.text()));
   expect(s.text()).toMatch(/^id: 10\d$/m);
   s.close();
+});
+
+it('ends the stream after maxSeconds, having sent the view: a bounded watch, or a reconnect at a time of its own', async () => {
+  const started = Date.now();
+  const s = open('A', '?maxSeconds=1');
+  expect((await s.response).status).toBe(200);
+  await s.done;
+  const took = Date.now() - started;
+  expect(took).toBeGreaterThanOrEqual(900);
+  expect(took).toBeLessThan(5_000);
+  expect(s.text()).toMatch(/^retry: 2000$/m);
+  expect(s.text()).toMatch(/^id: \d+\nevent: member\ndata: \{"campaignId":"live-api","memberId":"A",/m);
+  // Nothing to send (Last-Event-ID is the current version): the stream still ends on time.
+  const version = /^id: (\d+)$/m.exec(s.text())![1];
+  const quiet = open('A', '?maxSeconds=1', { 'Last-Event-ID': version });
+  await quiet.done;
+  expect(quiet.text()).not.toMatch(/event: member/);
+});
+
+it.each([
+  ['?maxSeconds=0', 'query.maxSeconds'],
+  ['?maxSeconds=86401', 'query.maxSeconds'],
+  ['?maxSeconds=-1', 'query.maxSeconds'],
+  ['?maxSeconds=Infinity', 'query.maxSeconds'],
+  ['?maxSeconds=soon', 'query.maxSeconds'],
+  ['?maxSeconds=', 'query.maxSeconds'],
+  ['?lastEventId=', 'query.lastEventId'],
+  ['?lastEventId=x7', 'query.lastEventId'],
+])('400s %s, even beside a valid Last-Event-ID header (names %s)', async (query, path) => {
+  const s = open('A', query, { 'Last-Event-ID': '1' });
+  const res = await s.response;
+  if (res.status === 200) s.close();
+  await s.done;
+  const body =
+    res.status === 200 ? undefined : (JSON.parse(s.text()) as { error: { code: string; details: { path: string }[] } });
+  expect({ status: res.status, code: body?.error.code }).toEqual({ status: 400, code: 'VALIDATION_FAILED' });
+  expect(body!.error.details.map((d) => d.path)).toContain(path);
 });

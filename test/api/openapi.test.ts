@@ -114,3 +114,27 @@ it('marks the error details as always present', () => {
   const error = (doc.components!.schemas as Record<string, { properties: { error: { required: string[] } } }>).Error;
   expect(error.properties.error.required.sort()).toEqual(['code', 'details', 'message']);
 });
+
+it('describes the member stream as OpenAPI 3.2 does: each event an item, its data the member view in JSON', () => {
+  expect(doc.openapi).toBe('3.2.0');
+  const op = operations.find((o) => o.op.operationId === 'followMember')!.op;
+  const stream = op.responses['200'].content!['text/event-stream'] as { schema?: unknown; itemSchema?: unknown };
+  // `schema` would describe the whole stream; each event is an item.
+  expect(stream).toEqual({ itemSchema: { $ref: '#/components/schemas/MemberEvent' } });
+  const event = (doc.components!.schemas as Record<string, Record<string, unknown>>).MemberEvent;
+  expect(event).toMatchObject({
+    type: 'object',
+    required: expect.arrayContaining(['id', 'event', 'data']),
+    properties: {
+      id: { type: 'string', pattern: '^\\d{1,15}$' },
+      event: { type: 'string', enum: ['member'] },
+      data: {
+        type: 'string',
+        contentMediaType: 'application/json',
+        contentSchema: { $ref: '#/components/schemas/Member' },
+      },
+      retry: { type: 'integer' },
+    },
+  });
+  expect(op.parameters?.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(['lastEventId', 'maxSeconds']);
+});

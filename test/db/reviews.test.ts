@@ -21,6 +21,7 @@ import {
   type EnrollmentState,
   type EnrollmentTerms,
 } from '../../src/domain/enrollment';
+import type { ExperimentGroup } from '../../src/domain/holdout';
 import { activationWorkflowId, rewardIdempotencyKey } from '../../src/domain/ids';
 import type { AuditEntry, ProgressRecord, ReviewItem } from '../../src/domain/records';
 import { TARGET, day, load, schedule, withdrawal } from '../domain/fixtures';
@@ -54,10 +55,11 @@ let members = 0;
 /** A member whose enrollment the rules took to a verdict over `loads`, recorded as the workflow would. */
 async function decidedMember(
   loadCents: number,
+  group?: ExperimentGroup,
 ): Promise<{ terms: EnrollmentTerms; e: EnrollmentState; workflowId: string }> {
   members += 1;
   const memberId = `M-db-${members}`;
-  const terms: EnrollmentTerms = { campaign, memberId, schedule };
+  const terms: EnrollmentTerms = { campaign, memberId, schedule, ...(group ? { group } : {}) };
   const tx = load(loadCents, { memberId });
   let e = apply(terms, initialEnrollment(), tx, day(2)).enrollment;
   e = evaluate(terms, windowEnded(terms, e, day(30)).enrollment, day(32)).enrollment;
@@ -118,6 +120,50 @@ it('judges late news for a closed enrollment by the workflow rule, and records t
   // a withdrawal after it does not tip anything further: no second review
   await recordLateArrival(db, ref, withdrawal(100, { memberId: terms.memberId, occurredAt: day(40) }));
   expect(await reviewsOf(workflowId)).toHaveLength(1);
+});
+
+it("records a closed holdout enrollment's late news with its impact, and opens no review for it", async () => {
+  const lateLines = async (workflowId: string) =>
+    (await auditTrail(db, workflowId)).filter((a) => a.type === 'LATE_EVENT').map((a) => a.payload);
+  // HOLDOUT_QUALIFIED, then an in-window withdrawal; NOT_ELIGIBLE, then a load that would have qualified.
+  const qualified = await decidedMember(60_000, 'HOLDOUT');
+  const short = await decidedMember(10_000, 'HOLDOUT');
+  expect([qualified.e.state, short.e.state]).toEqual(['HOLDOUT_QUALIFIED', 'NOT_ELIGIBLE']);
+  const ref = (terms: EnrollmentTerms) => ({ campaignId: campaign.campaignId, memberId: terms.memberId });
+  await recordLateArrival(db, ref(qualified.terms), withdrawal(100, { memberId: qualified.terms.memberId }));
+  await recordLateArrival(db, ref(short.terms), load(45_000, { memberId: short.terms.memberId, occurredAt: day(5) }));
+
+  expect(await lateLines(qualified.workflowId)).toEqual([
+    expect.objectContaining({ workflowClosed: true, impact: { actual: 'ELIGIBLE', wouldBe: 'DISQUALIFIED' } }),
+  ]);
+  expect(await lateLines(short.workflowId)).toEqual([
+    expect.objectContaining({ workflowClosed: true, impact: { actual: 'NOT_ELIGIBLE', wouldBe: 'ELIGIBLE' } }),
+  ]);
+  expect(await reviewsOf(qualified.workflowId)).toEqual([]);
+  expect(await reviewsOf(short.workflowId)).toEqual([]);
+});
+
+it("opens no review from an older record's late line for a holdout member, whatever its payload says", async () => {
+  // An activity scheduled by code before the fix, retried after the deploy: its LATE_EVENT payload says review.
+  const { terms, e, workflowId } = await decidedMember(10_000, 'HOLDOUT');
+  const legacy: AuditEntry = {
+    key: 'seq:9',
+    type: 'LATE_EVENT',
+    source: 'REALTIME',
+    occurredAt: day(33),
+    payload: {
+      event: load(45_000, { memberId: terms.memberId, occurredAt: day(5) }),
+      state: 'NOT_ELIGIBLE',
+      impact: {
+        wouldBe: 'ELIGIBLE',
+        actual: 'NOT_ELIGIBLE',
+        review: { kind: 'LATE_LOAD_WOULD_QUALIFY', reason: 'would have made the member eligible' },
+      },
+    },
+  };
+  await recordProgress(db, record(terms, e, 2, [legacy]));
+  expect(await reviewsOf(workflowId)).toEqual([]);
+  expect((await auditTrail(db, workflowId)).map((a) => a.eventKey)).toContain('seq:9');
 });
 
 it("a person's retry completes a MANUAL_REVIEW enrollment, and a failed one opens a new review", async () => {

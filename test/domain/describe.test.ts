@@ -3,14 +3,20 @@ import {
   SUMMARY_MAX,
   aud,
   currentDetails,
+  deadlineSummary,
   describeNews,
   describeOptOut,
   describeScheduleChange,
   enrollmentSummary,
   recordSummary,
+  rewardSummary,
+  webUiText,
 } from '../../src/domain/describe';
-import type { TransactionEvent } from '../../src/domain/model';
-import { schedule } from './fixtures';
+import { decideVerdict } from '../../src/domain/evaluation';
+import type { ActivationState, TransactionEvent } from '../../src/domain/model';
+import { ACTIVATION_STATES } from '../../src/domain/model';
+import { applyEvent } from '../../src/domain/ledger';
+import { TARGET, load as loadOf, schedule } from './fixtures';
 
 describe('the member in words (Web UI)', () => {
   const t = { countedCents: 30_000, instantCents: 20_000, settledCents: 10_000, pendingCents: 5_000 };
@@ -115,5 +121,86 @@ describe('the member in words (Web UI)', () => {
     );
     expect(recordSummary(['a', 'b', one], 'GOAL_ACHIEVED', 60_000, 50_000)).toContain(`${one} (and 2 before it)`);
     expect(recordSummary(['x'.repeat(1_000)], 'ACTIVE', 1, 50_000)).toHaveLength(SUMMARY_MAX);
+  });
+});
+
+/** A `$` not escaped by a backslash (itself not escaped): the Web UI's markdown would read maths from it. */
+const UNESCAPED_DOLLAR = /(?:^|[^\\])(?:\\\\)*\$/;
+
+describe('text for the Web UI (markdown with maths)', () => {
+  const t = { countedCents: 55_000, instantCents: 55_000, settledCents: 0, pendingCents: 0 };
+
+  it("shows a verdict's reason with its amounts as AUD, not as a formula between two dollar signs", () => {
+    const tx = loadOf(55_000);
+    const verdict = decideVerdict({ [tx.transactionId]: applyEvent(undefined, tx).entry }, schedule, TARGET, 'x');
+    expect(verdict.reason).toBe('loaded A$550.00 in the window, target A$500.00, no withdrawal');
+    const details = currentDetails('HOLDOUT_QUALIFIED', t, TARGET, schedule, verdict, 'HOLDOUT');
+    expect(details).toContain(
+      'verdict ELIGIBLE at x: loaded AUD 550.00 in the window, target AUD 500.00, no withdrawal',
+    );
+    expect(details).not.toContain('$');
+  });
+
+  it('escapes any other dollar sign and backslash, so the text shows as written', () => {
+    expect(webUiText('refund of $5 and $6')).toBe('refund of \\$5 and \\$6');
+    expect(webUiText('a\\$b')).toBe('a\\\\\\$b');
+    expect(webUiText('A$12.50, A$, US$3')).toBe('AUD 12.50, A\\$, US\\$3');
+    expect(webUiText('**ACTIVE** — counted AUD 1.00')).toBe('**ACTIVE** — counted AUD 1.00');
+  });
+
+  const text = fc.string({ unit: fc.constantFrom('$', '\\', 'A', '5', ' ', '.', '\n', 'x') });
+  const anyText = fc.oneof(text, fc.string({ unit: 'binary' }));
+  const state = fc.constantFrom(...(ACTIVATION_STATES as readonly ActivationState[]));
+  const verdict = fc.record({
+    outcome: fc.constantFrom('ELIGIBLE', 'NOT_ELIGIBLE', 'DISQUALIFIED', 'CANCELLED' as const),
+    decidedAt: anyText,
+    countedCents: fc.nat(),
+    targetCents: fc.nat(),
+    reason: anyText,
+  });
+  const group = fc.constantFrom(undefined, 'TREATMENT', 'HOLDOUT' as const);
+  const calendar = fc.record({ enrolledAt: anyText, windowEndsAt: anyText, evaluatesAt: anyText });
+
+  it('never carries an unescaped $: current details and the static summary, whatever they are made of', () => {
+    fc.assert(
+      fc.property(
+        state,
+        fc.option(verdict, { nil: undefined }),
+        group,
+        calendar,
+        anyText,
+        anyText,
+        (st, v, g, c, m, k) => {
+          expect(currentDetails(st, t, TARGET, c, v, g)).not.toMatch(UNESCAPED_DOLLAR);
+          expect(enrollmentSummary(m, k, TARGET, 2_000, c, g)).not.toMatch(UNESCAPED_DOLLAR);
+        },
+      ),
+    );
+  });
+
+  it("never carries an unescaped $: a record's summary, whatever the news and the opt-out said, in one bounded line", () => {
+    fc.assert(
+      fc.property(fc.array(anyText, { maxLength: 4 }), state, anyText, (notes, st, reason) => {
+        const heard = [...notes, describeOptOut({ reason, requestedBy: reason })];
+        const summary = recordSummary(heard, st, 1, TARGET);
+        expect(summary).not.toMatch(UNESCAPED_DOLLAR);
+        expect(summary.length).toBeLessThanOrEqual(SUMMARY_MAX);
+        expect(summary).not.toContain('\n');
+      }),
+    );
+  });
+
+  it('never carries an unescaped $: the timers and the reward activity', () => {
+    fc.assert(
+      fc.property(anyText, anyText, fc.nat(), fc.option(anyText, { nil: undefined }), (name, at, points, review) => {
+        expect(deadlineSummary(name, at)).not.toMatch(UNESCAPED_DOLLAR);
+        expect(rewardSummary(points, at, review)).not.toMatch(UNESCAPED_DOLLAR);
+      }),
+    );
+    expect(deadlineSummary('Window ends', '2027-01-01T00:00:00.000Z')).toBe('Window ends at 2027-01-01T00:00:00.000Z');
+    expect(rewardSummary(2_000, 'activation:c:m')).toBe('Credit 2000 points (idempotency key activation:c:m)');
+    expect(rewardSummary(2_000, 'activation:c:m', 'rv-1')).toBe(
+      'Credit 2000 points again for review rv-1 (idempotency key activation:c:m)',
+    );
   });
 });

@@ -142,4 +142,19 @@ describe('the explanation', () => {
     const e = explain(ledgerOf(load(60_000), w), schedule, TARGET);
     expect(e.disqualifiedBy?.transactionId).toBe(w.transactionId);
   });
+
+  it("says a holdout member's ELIGIBLE verdict is never rewarded; other verdicts and groups read as decided", () => {
+    const onTarget = ledgerOf(load(55_000));
+    const eligible = decideVerdict(onTarget, schedule, TARGET, schedule.evaluatesAt);
+    expect(eligible.reason).toBe('loaded A$550.00 in the window, target A$500.00, no withdrawal');
+    expect(explain(onTarget, schedule, TARGET, eligible, [], 'HOLDOUT').verdict).toEqual({
+      ...eligible,
+      reason: 'loaded A$550.00 in the window, target A$500.00, no withdrawal; in the holdout group, never rewarded',
+    });
+    expect(explain(onTarget, schedule, TARGET, eligible, [], 'TREATMENT').verdict).toEqual(eligible);
+    expect(explain(onTarget, schedule, TARGET, eligible).verdict).toEqual(eligible);
+    const short = ledgerOf(load(10_000));
+    const notEligible = decideVerdict(short, schedule, TARGET, schedule.evaluatesAt);
+    expect(explain(short, schedule, TARGET, notEligible, [], 'HOLDOUT').verdict).toEqual(notEligible);
+  });
 });

@@ -4,12 +4,13 @@ import {
   enroll,
   evaluate,
   initialEnrollment,
+  lateLine,
   windowEnded,
   type EnrollmentTerms,
 } from '../../src/domain/enrollment';
 import { assignGroup, bucketOf, hash32, liftOf, type GroupOutcome } from '../../src/domain/holdout';
 import { rng } from '../../bench/lib/common';
-import { day, load, settlementOf, terms, withdrawal } from './fixtures';
+import { TARGET, day, load, schedule, settlementOf, terms, withdrawal } from './fixtures';
 
 const holdout: EnrollmentTerms = { ...terms, campaign: { ...terms.campaign, holdoutPercent: 10 }, group: 'HOLDOUT' };
 const memberIds = (n: number, prefix = 'M-'): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`);
@@ -163,6 +164,32 @@ describe('the rules for a holdout member', () => {
     // A treated member's late withdrawal after the reward is one for a person.
     const rewardedish = evaluate(terms, windowEnded(terms, e, day(30)).enrollment, day(32)).enrollment;
     expect(apply(terms, rewardedish, late, day(40)).audit[0].review).toBeDefined();
+  });
+
+  it('record late news with its impact and no review decision in the payload either, never calling them rewarded', () => {
+    const decided = (loadCents: number) => {
+      const e = apply(holdout, initialEnrollment(), load(loadCents), day(1)).enrollment;
+      return evaluate(holdout, windowEnded(holdout, e, day(30)).enrollment, day(32)).enrollment;
+    };
+    const qualified = decided(60_000);
+    const short = decided(10_000);
+    expect([qualified.state, short.state]).toEqual(['HOLDOUT_QUALIFIED', 'NOT_ELIGIBLE']);
+
+    // An in-window withdrawal heard after HOLDOUT_QUALIFIED, and a load that would have qualified the member.
+    const withdrawn = lateLine(qualified, withdrawal(1_000, { occurredAt: day(5) }), schedule, TARGET, {}, 'HOLDOUT');
+    const loaded = lateLine(short, load(45_000, { occurredAt: day(5) }), schedule, TARGET, {}, 'HOLDOUT');
+    expect(withdrawn.payload.impact).toEqual({ actual: 'ELIGIBLE', wouldBe: 'DISQUALIFIED' });
+    expect(loaded.payload.impact).toEqual({ actual: 'NOT_ELIGIBLE', wouldBe: 'ELIGIBLE' });
+    for (const line of [withdrawn, loaded]) {
+      expect(line).toMatchObject({ type: 'LATE_EVENT', payload: { state: expect.any(String) } });
+      expect(line.review).toBeUndefined();
+      // Never rewarded: nothing in the line may say otherwise.
+      expect(JSON.stringify(line)).not.toMatch(/reward/i);
+    }
+    // The same news for a treated member still opens its review, typed and in the payload.
+    const treated = lateLine(qualified, withdrawal(1_000, { occurredAt: day(5) }), schedule, TARGET);
+    expect(treated.review?.kind).toBe('LATE_WITHDRAWAL_AFTER_REWARD');
+    expect(treated.payload.impact).toMatchObject({ review: { kind: 'LATE_WITHDRAWAL_AFTER_REWARD' } });
   });
 });
 

@@ -78,6 +78,22 @@ describe('replaying an audit trail through the rules', () => {
     expect(replayTrail('M1', regrouped)).toMatchObject({ agrees: false });
   });
 
+  it("proves a holdout member's late news by its impact, in trails from before and after its line lost its review", () => {
+    const holdout: EnrollmentTerms = { ...terms, group: 'HOLDOUT' };
+    const late = withdrawal(1_000, { occurredAt: day(5), receivedAt: day(40) });
+    const life = new Life(holdout).news(load(60_000)).deadlines().news(late);
+    const line = life.lines.find((l) => l.type === 'LATE_EVENT')!;
+    expect(line.payload.impact).toEqual({ actual: 'ELIGIBLE', wouldBe: 'DISQUALIFIED' });
+    expect(replayTrail('M1', life.lines)).toMatchObject({ agrees: true, state: 'HOLDOUT_QUALIFIED' });
+    // Code before the fix named a review in the payload (never a rule's claim for a holdout): its trails still prove.
+    const review = { kind: 'LATE_WITHDRAWAL_AFTER_REWARD', reason: 'inside the window of a rewarded member' };
+    const older = edited(life.lines, line.position, { impact: { ...(line.payload.impact as object), review } });
+    expect(replayTrail('M1', older)).toMatchObject({ agrees: true, state: 'HOLDOUT_QUALIFIED' });
+    // A line claiming another impact than the facts give is caught.
+    const tampered = edited(life.lines, line.position, { impact: { actual: 'ELIGIBLE', wouldBe: 'ELIGIBLE' } });
+    expect(replayTrail('M1', tampered)).toMatchObject({ agrees: false, divergence: { position: line.position } });
+  });
+
   it('reads payloads whatever order their keys come back in (jsonb keeps its own)', () => {
     const reversed = (v: unknown): unknown =>
       Array.isArray(v)
