@@ -262,11 +262,15 @@ export function createApp({
   app.post('/v1/campaigns/:campaignId/members/:memberId/schedule', async (req, res) => {
     const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');
     const body = parse(s.ScheduleChangeBody, req.body ?? {}, 'body');
+    const key = req.get('idempotency-key');
+    const idempotencyKey = key === undefined ? undefined : parse(s.IdempotencyKey, key, 'header');
     const requestedBy = callerId(req);
-    const view = await service.changeSchedule(campaignId, memberId, {
-      ...body,
-      ...(requestedBy ? { requestedBy } : {}),
-    });
+    const view = await service.changeSchedule(
+      campaignId,
+      memberId,
+      { ...body, ...(requestedBy ? { requestedBy } : {}) },
+      idempotencyKey ? { idempotencyKey } : {},
+    );
     res.json(memberBody(view));
   });
 

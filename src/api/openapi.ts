@@ -345,7 +345,10 @@ export function buildOpenApiDocument(): Document {
       body: { ...jsonBody(s.CancelBody), required: false },
     },
     responses: {
-      200: json(s.MemberResponse, 'Cancelled: the member view in state CANCELLED'),
+      200: json(
+        s.MemberResponse,
+        'Cancelled: the member view in state CANCELLED (asked again for a member already opted out: the same answer)',
+      ),
       ...jsonBodyErrors,
       ...notFound('the member is not enrolled in this campaign'),
       409: error('ALREADY_DECIDED: the enrollment has a verdict (details: its state)'),
@@ -362,12 +365,25 @@ export function buildOpenApiDocument(): Document {
       'extendWindowBy moves windowEndsAt and evaluatesAt; extendGraceBy moves evaluatesAt. The durable timers move, ' +
       'and the window rule uses the new windowEndsAt for every transaction at once: a load that only the new window ' +
       'holds counts (the explanation says so), a withdrawal that only it holds disqualifies. Each change is in the ' +
-      "member view's scheduleChanges and the audit trail with X-Caller-Id, the reason, and the old and new times.",
-    request: { params: s.MemberPath, headers: s.CallerHeader, body: jsonBody(s.ScheduleChangeBody) },
+      "member view's scheduleChanges and the audit trail with X-Caller-Id, the reason, and the old and new times. " +
+      'Safe to retry: a request is made once per Idempotency-Key, or without one once per content (the same ' +
+      'extensions and reason); the retry of one answered 503 answers what the first did.',
+    request: {
+      params: s.MemberPath,
+      headers: z.object({ 'Idempotency-Key': s.IdempotencyKey.optional(), 'X-Caller-Id': s.CallerId.optional() }),
+      body: jsonBody(s.ScheduleChangeBody),
+    },
     responses: {
-      200: json(s.MemberResponse, 'Moved: the member view with the new deadlines'),
+      200: json(
+        s.MemberResponse,
+        'Moved: the member view with the new deadlines; or, asked again (the same Idempotency-Key, or without one the ' +
+          'same change), the view with the change it made the first time, not made twice',
+      ),
       ...jsonBodyErrors,
       ...notFound('the member is not enrolled in this campaign'),
+      422: error(
+        'IDEMPOTENCY_KEY_REUSED: this Idempotency-Key made another change of these deadlines; nothing changed',
+      ),
       409: error(
         'ALREADY_DECIDED: the enrollment has a verdict or its evaluatesAt has passed; WINDOW_CLOSED: the window has ' +
           `ended (only extendGraceBy can still move); EXTENSION_LIMIT: the deadlines would move more than ${MAX_TOTAL_EXTENSION} ` +

@@ -214,6 +214,9 @@ const ScheduleChangeResponse = z
     requestedBy: z.string().optional(),
     reason: z.string(),
     operationId: z.string().optional().openapi({ description: 'The bulk operation that made the change' }),
+    requestId: z.string().optional().openapi({
+      description: 'The key of the request that made it: its Idempotency-Key, else the digest of what it asked',
+    }),
     extendWindowBy: z.string().optional(),
     extendGraceBy: z.string().optional(),
     windowEndsAt: z.object({ from: Timestamp, to: Timestamp }),
@@ -482,6 +485,12 @@ export const OperationDryRun = z
       .openapi({ description: `The first ${DRY_RUN_SAMPLE} by member id` }),
   })
   .openapi('OperationDryRun');
+
+/** An Idempotency-Key: the same request again with it is answered as the first was, and applied once. */
+export const IdempotencyKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'Idempotency-Key must be 1–128 characters of A-Z, a-z, 0-9, _ . : -')
+  .openapi({ example: 'extend-2026-12-07-M-1001' });
 
 export const OperationId = z
   .string()

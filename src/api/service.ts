@@ -14,7 +14,7 @@ import { appendAudit } from '../db/audit';
 import { signalNews } from '../activities/delivery';
 import { insertNotifications } from '../db/notifications';
 import { campaignReport } from '../db/report';
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { resolveReviewItem } from '../activities/review-actions';
 import { insertOperation, loadOperation, operationReport, previewSelection } from '../db/operations';
 import { DRY_RUN_SAMPLE, type OperationRequest } from '../domain/operations';
@@ -55,7 +55,8 @@ import { canonicalTime } from '../domain/time';
 import type { MemberView } from '../domain/view';
 import { enrolledAudit, enrolledNotifications } from '../workflows/enrolled';
 import { ErrorType } from '../domain/errors';
-import { cancelUpdate, changeScheduleUpdate, type ScheduleChangeRequest } from '../workflows/messages';
+import { asksFor, earlierChange } from '../domain/schedule';
+import { cancelUpdate, changeScheduleUpdate, memberViewQuery, type ScheduleChangeRequest } from '../workflows/messages';
 import type { ActivationInput, memberActivation } from '../workflows/member-activation';
 import {
   ActivationStateKey,
@@ -103,6 +104,13 @@ export interface EnrollResult {
 }
 
 export type Service = ReturnType<typeof createService>;
+
+/** The update id of an enrollment's opt-out: one per enrollment, so a retried opt-out meets the first one. */
+const CANCEL_UPDATE_ID = 'cancel';
+
+/** A request's content as a key: the SHA-256 of its parts, in order, as JSON (an absent part reads null). */
+const digestOfRequest = (parts: readonly unknown[]): string =>
+  createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 
 /** A deadline change the enrollment refuses: 409 with the code the workflow gave and the state it is in. */
 function scheduleRefused(code: string, message: string | undefined, state: string): ApiError {
@@ -327,44 +335,85 @@ export function createService(deps: ServiceDeps) {
       }
     },
 
-    /** Opt-out before the verdict. The workflow decides (an update), so a race with the verdict is settled there. */
+    /**
+     * Opt-out before the verdict. The workflow decides (an update), so a race with the verdict is settled there. Safe to
+     * retry: one opt-out per enrollment (the update's id), so a retry after a 503 whose opt-out was applied meets that
+     * opt-out and answers with the view, as does an opt-out of a member already opted out.
+     */
     async cancel(campaignId: string, memberId: string, request: { reason?: string; requestedBy?: string }) {
       const e = await requireEnrollment(campaignId, memberId);
       const alreadyDecided = (state: string) =>
         new ApiError(409, 'ALREADY_DECIDED', `the enrollment already has a verdict (${state})`, [{ state }]);
+      if (e.state === 'CANCELLED') return e;
       if (hasVerdict(e.state)) throw alreadyDecided(e.state);
+      const handle = temporal.workflow.getHandle(e.workflowId);
+      /** The opt-out is done (by this request's first try, or another): the view as it stands. */
+      const optedOut = async (): Promise<MemberView> => {
+        const row = await getEnrollment(db, campaignId, memberId);
+        if (row?.state === 'CANCELLED') return row;
+        const view = await call(() => handle.query(memberViewQuery));
+        if (view.state !== 'CANCELLED') throw alreadyDecided(view.state);
+        return view;
+      };
       try {
-        return await call(() =>
-          temporal.workflow.getHandle(e.workflowId).executeUpdate(cancelUpdate, { args: [request] }),
-        );
+        return await call(() => handle.executeUpdate(cancelUpdate, { args: [request], updateId: CANCEL_UPDATE_ID }));
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
           const cause = err.cause;
           if (cause instanceof ApplicationFailure && cause.type === ErrorType.ALREADY_DECIDED) {
-            throw alreadyDecided(String((cause.details?.[0] as string | undefined) ?? 'decided'));
+            const state = String((cause.details?.[0] as string | undefined) ?? 'decided');
+            if (state === 'CANCELLED') return optedOut();
+            throw alreadyDecided(state);
           }
         }
-        if (err instanceof WorkflowNotFoundError) throw alreadyDecided(e.state);
+        if (err instanceof WorkflowNotFoundError) {
+          // The run has ended: it recorded its verdict before it did.
+          const row = await requireEnrollment(campaignId, memberId);
+          if (row.state === 'CANCELLED') return row;
+          throw alreadyDecided(row.state);
+        }
         throw err;
       }
     },
 
     /**
      * Moves an open enrollment's deadlines later. The workflow decides (an update with a validator), so a race with a
-     * deadline is settled there; a refusal changes nothing and says why (409) in the contract's error shape.
+     * deadline is settled there; a refusal changes nothing and says why (409) in the contract's error shape. Made once
+     * per key (the Idempotency-Key, else the digest of what is asked): the same request again, after a 503 too, is
+     * answered with the view holding the change it made; the key with other content is refused (422).
      */
-    async changeSchedule(campaignId: string, memberId: string, request: ScheduleChangeRequest) {
+    async changeSchedule(
+      campaignId: string,
+      memberId: string,
+      request: ScheduleChangeRequest,
+      opts: { idempotencyKey?: string } = {},
+    ) {
       const e = await requireEnrollment(campaignId, memberId);
+      const requestId =
+        opts.idempotencyKey ??
+        `sha256:${digestOfRequest([campaignId, memberId, request.extendWindowBy, request.extendGraceBy, request.reason])}`;
+      const keyed: ScheduleChangeRequest = { ...request, requestId };
+      const reused = (message: string) => new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', message, [{ requestId }]);
+      const earlier = earlierChange(e.scheduleChanges, keyed);
+      if (earlier) {
+        if (!asksFor(earlier, keyed)) {
+          throw reused(`the key ${requestId} made another change of these deadlines; send this one with a new key`);
+        }
+        return e;
+      }
       if (hasVerdict(e.state)) throw scheduleRefused(ErrorType.ALREADY_DECIDED, undefined, e.state);
       try {
         return await call(() =>
-          temporal.workflow.getHandle(e.workflowId).executeUpdate(changeScheduleUpdate, { args: [request] }),
+          temporal.workflow
+            .getHandle(e.workflowId)
+            .executeUpdate(changeScheduleUpdate, { args: [keyed], updateId: `schedule:${requestId}` }),
         );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
           const { type, message, details } = err.cause;
           const state = (details?.[0] as string | undefined) ?? e.state;
           if (type === ErrorType.INVALID_SCHEDULE_CHANGE) throw new ApiError(400, 'VALIDATION_FAILED', message);
+          if (type === ErrorType.IDEMPOTENCY_KEY_REUSED) throw reused(message);
           if (
             type === ErrorType.ALREADY_DECIDED ||
             type === ErrorType.WINDOW_CLOSED ||
@@ -373,7 +422,13 @@ export function createService(deps: ServiceDeps) {
             throw scheduleRefused(type, message, state);
           }
         }
-        if (err instanceof WorkflowNotFoundError) throw scheduleRefused(ErrorType.ALREADY_DECIDED, undefined, e.state);
+        if (err instanceof WorkflowNotFoundError) {
+          // The run has ended (its verdict is recorded): the change was made before it, or never.
+          const row = await requireEnrollment(campaignId, memberId);
+          const made = earlierChange(row.scheduleChanges, keyed);
+          if (made && asksFor(made, keyed)) return row;
+          throw scheduleRefused(ErrorType.ALREADY_DECIDED, undefined, row.state);
+        }
         throw err;
       }
     },
@@ -481,9 +536,14 @@ export function createService(deps: ServiceDeps) {
     async resolveReview(id: string, req: { action: ReviewAction; note: string; resolvedBy?: string }): Promise<Review> {
       const review = await getReview(db, id);
       if (!review) throw notFound(`review ${id}`);
-      const alreadyResolved = () =>
-        new ApiError(409, 'REVIEW_ALREADY_RESOLVED', `review ${id} is already resolved`, [review.resolution]);
-      if (review.state !== 'OPEN') throw alreadyResolved();
+      const alreadyResolved = (r: Review) =>
+        new ApiError(409, 'REVIEW_ALREADY_RESOLVED', `review ${id} is already resolved`, [r.resolution]);
+      /** Resolved as this request asks (by its own first try, answered 503 or lost): the same answer again. */
+      const asAsked = (r: Review) => r.resolution?.action === req.action && r.resolution?.note === req.note;
+      if (review.state !== 'OPEN') {
+        if (asAsked(review)) return review;
+        throw alreadyResolved(review);
+      }
       const e = await requireEnrollment(review.campaignId, review.memberId);
       const resolved = await resolveReviewItem(
         { db, temporal, taskQueue: deps.taskQueue, rewardRetryForMs: deps.rewardRetryForMs, call },
@@ -491,7 +551,11 @@ export function createService(deps: ServiceDeps) {
         e,
         req,
       );
-      if (!resolved) throw alreadyResolved();
+      if (!resolved) {
+        const now = (await getReview(db, id))!;
+        if (asAsked(now)) return now;
+        throw alreadyResolved(now);
+      }
       return resolved;
     },
 
@@ -515,7 +579,10 @@ export function createService(deps: ServiceDeps) {
         return { created: false, body: { dryRun: true, ...preview } };
       }
       const { dryRun: _dryRun, ...request } = { ...req, select };
-      const operationId = opts.idempotencyKey ?? `op-${randomUUID()}`;
+      // Without a key the request is its own key: the same operation asked again (a retry after a 503) is the same one.
+      const operationId =
+        opts.idempotencyKey ??
+        `op-${digestOfRequest([request.campaignId, request.action, request.args, request.select, request.reason, request.requestedBy ?? null]).slice(0, 32)}`;
       const created = await insertOperation(db, operationId, request);
       if (!created) {
         const earlier = await loadOperation(db, operationId);

@@ -48,6 +48,7 @@ export type Command =
       extendGraceBy?: string;
       reason: string;
       callerId?: string;
+      idempotencyKey?: string;
     }
   | {
       name: 'operate';
@@ -185,7 +186,8 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       '--extend-window moves windowEndsAt and evaluatesAt by D (the grace period keeps its length); --extend-grace',
       'moves evaluatesAt. D is an ISO-8601 duration (P7D, PT12H). Only forward, only before the deadline being moved,',
       "at most P30D past the campaign's calendar in all. A load that only the new window holds counts at once.",
-      'Prints the member view with the new deadlines and every change made so far.',
+      'Prints the member view with the new deadlines and every change made so far. Safe to run again: a change is',
+      'made once per --key (without one, once per content: the same extensions and reason).',
     ],
     positionals: ['campaignId', 'memberId'],
     options: {
@@ -193,6 +195,7 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       'extend-grace': { type: 'string', value: 'D', help: 'add D to the grace period (evaluatesAt)' },
       reason: { type: 'string', value: '"..."', help: 'why (required; kept in the audit trail)' },
       caller: { type: 'string', value: 'ID', help: 'who asks (sent as X-Caller-Id; default: $USER)' },
+      key: { type: 'string', value: 'K', help: 'Idempotency-Key: the change is made once for this key' },
     },
     build: ([campaignId, memberId], values) => {
       const extendWindowBy = str(values, 'extend-window');
@@ -203,6 +206,7 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       const reason = str(values, 'reason');
       if (reason === undefined || reason.trim() === '') return 'missing --reason "...": say why';
       const callerId = str(values, 'caller');
+      const idempotencyKey = str(values, 'key');
       return {
         name: 'schedule',
         campaignId,
@@ -211,6 +215,7 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
         ...(extendGraceBy !== undefined ? { extendGraceBy } : {}),
         reason,
         ...(callerId !== undefined ? { callerId } : {}),
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
       };
     },
   },

@@ -73,7 +73,10 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
           ...(cmd.extendGraceBy !== undefined ? { extendGraceBy: cmd.extendGraceBy } : {}),
           reason: cmd.reason,
         },
-        cmd.callerId ? { 'X-Caller-Id': cmd.callerId } : {},
+        {
+          ...(cmd.callerId ? { 'X-Caller-Id': cmd.callerId } : {}),
+          ...(cmd.idempotencyKey ? { 'Idempotency-Key': cmd.idempotencyKey } : {}),
+        },
       );
       return show(ctx, body, formatMember);
     }

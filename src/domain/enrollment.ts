@@ -411,6 +411,7 @@ export function changeSchedule(
     ...(req.requestedBy ? { requestedBy: req.requestedBy } : {}),
     reason: req.reason,
     ...(req.operationId ? { operationId: req.operationId } : {}),
+    ...(req.requestId ? { requestId: req.requestId } : {}),
     ...(req.extendWindowBy ? { extendWindowBy: req.extendWindowBy } : {}),
     ...(req.extendGraceBy ? { extendGraceBy: req.extendGraceBy } : {}),
     windowEndsAt: { from: from.windowEndsAt, to: to.windowEndsAt },

@@ -9,6 +9,8 @@ export const ErrorType = {
   WINDOW_CLOSED: 'WINDOW_CLOSED',
   /** A deadline change past the most an enrollment's deadlines may move in all. */
   EXTENSION_LIMIT: 'EXTENSION_LIMIT',
+  /** A request key (Idempotency-Key) sent again with other content: refused, nothing changed. */
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   /** A deadline change that is not one (no or bad durations, no reason): the caller's mistake. */
   INVALID_SCHEDULE_CHANGE: 'INVALID_SCHEDULE_CHANGE',
   /** News the member workflow refuses (an update's validator): the caller's mistake, never retried. */

@@ -18,6 +18,11 @@ export interface ScheduleChangeRequest {
   requestedBy?: string;
   /** The bulk operation that asked, if one did. */
   operationId?: string;
+  /**
+   * The request's own key (its Idempotency-Key, or the digest of what it asks): asked again, the change is answered,
+   * not made twice; asked again with other content, refused (IDEMPOTENCY_KEY_REUSED).
+   */
+  requestId?: string;
 }
 
 /** One change as it is kept in the enrollment's snapshot and shown in the member view. */
@@ -26,6 +31,8 @@ export interface ScheduleChange {
   requestedBy?: string;
   reason: string;
   operationId?: string;
+  /** The key of the request that made it (ScheduleChangeRequest.requestId), if it had one. */
+  requestId?: string;
   extendWindowBy?: string;
   extendGraceBy?: string;
   windowEndsAt: { from: string; to: string };
@@ -120,15 +127,36 @@ export function scheduleChangeRefusal(
   return undefined;
 }
 
-/** Whether a bulk operation already moved these deadlines (an operation changes a member once). */
+/**
+ * The change this request already made, if it made one: a bulk operation changes a member once, and a request with a
+ * key once per key.
+ */
+export const earlierChange = (
+  changes: readonly ScheduleChange[] | undefined,
+  req: Pick<ScheduleChangeRequest, 'operationId' | 'requestId'>,
+): ScheduleChange | undefined =>
+  (changes ?? []).find(
+    (c) =>
+      (req.operationId !== undefined && c.operationId === req.operationId) ||
+      (req.requestId !== undefined && c.requestId === req.requestId),
+  );
+
+/** Whether this request (a bulk operation, or a request with the same key) already moved these deadlines. */
 export const appliedBefore = (
   changes: readonly ScheduleChange[] | undefined,
-  operationId: string | undefined,
-): boolean => operationId !== undefined && (changes ?? []).some((c) => c.operationId === operationId);
+  req: Pick<ScheduleChangeRequest, 'operationId' | 'requestId'>,
+): boolean => earlierChange(changes, req) !== undefined;
+
+/** Whether `change` is what `req` asks: the same extensions and reason (a repeat, not another request). */
+export const asksFor = (change: ScheduleChange, req: ScheduleChangeRequest): boolean =>
+  change.extendWindowBy === req.extendWindowBy &&
+  change.extendGraceBy === req.extendGraceBy &&
+  change.reason === req.reason;
 
 /**
- * What the changeSchedule update's validator answers: the request's own problem, a refusal, or nothing (go ahead). A
- * bulk operation's repeat is answered, not refused: it changes nothing the second time.
+ * What the changeSchedule update's validator answers: the request's own problem, a refusal, a key used before for
+ * another change (`reused`), or nothing (go ahead). A repeat (the same bulk operation, or the same key and content)
+ * is answered, not refused: it changes nothing the second time.
  */
 export function scheduleChangeProblem(
   e: { state: ActivationState; scheduleChanges?: readonly ScheduleChange[] },
@@ -136,9 +164,15 @@ export function scheduleChangeProblem(
   current: EnrollmentSchedule,
   req: ScheduleChangeRequest,
   now: string,
-): { invalid: string } | ScheduleRefusal | undefined {
+): { invalid: string } | { reused: string } | ScheduleRefusal | undefined {
   const invalid = scheduleRequestProblem(req);
   if (invalid) return { invalid };
-  if (appliedBefore(e.scheduleChanges, req.operationId)) return undefined;
+  const earlier = earlierChange(e.scheduleChanges, req);
+  if (earlier && req.operationId === undefined && !asksFor(earlier, req)) {
+    return {
+      reused: `the key ${req.requestId} was used for another change of these deadlines (${earlier.changedAt}); send this one with a new key`,
+    };
+  }
+  if (earlier) return undefined;
   return scheduleChangeRefusal(e.state, original, current, req, now);
 }

@@ -33,7 +33,7 @@ import {
   type Step,
 } from '../domain/enrollment';
 import { ErrorType } from '../domain/errors';
-import { describeNews, describeOptOut, describeScheduleChange, rewardSummary } from '../domain/describe';
+import { describeNews, describeOptOut, describeScheduleChange, rewardSummary, webUiText } from '../domain/describe';
 import { explain } from '../domain/evaluation';
 import { isWindowState } from '../domain/lifecycle';
 import { hasVerdict, type TransactionEvent } from '../domain/model';
@@ -112,7 +112,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     if (!patched(PATCHES.movingDeadlines)) {
       throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: 'not supported' });
     }
-    if (!appliedBefore(s.scheduleChanges, req.operationId)) {
+    if (!appliedBefore(s.scheduleChanges, req)) {
       carryOut(moveDeadlines(terms, enrollment(), req, nowIso()));
       recording.note(describeScheduleChange(s.scheduleChanges!.at(-1)!));
     }
@@ -153,7 +153,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
       // The hand-over in a task of its own, begun by this timer: never in a task that only resolves a local activity
       // (the shape in which a load was once seen missing from the next run; docs/versioning.md, "safe-seams"). News
       // heard meanwhile is taken into the carried state like any other.
-      await sleep(1, { summary: 'Hand over to a new run (continue-as-new)' });
+      await sleep(1, { summary: webUiText('Hand over to a new run (continue-as-new)') });
       await condition(() => recording.quiet() && allHandlersFinished());
       s.runIndex = (s.runIndex ?? 0) + 1;
     }

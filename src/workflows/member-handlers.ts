@@ -34,7 +34,7 @@ export interface MemberHandlers {
   cancelRefusal(): string | undefined;
   cancel(req: CancelRequest): MemberView;
   /** Why the request is no schedule change (a 400), or why the enrollment refuses it now (a 409), or undefined. */
-  scheduleProblem(req: ScheduleChangeRequest): { invalid: string } | ScheduleRefusal | undefined;
+  scheduleProblem(req: ScheduleChangeRequest): { invalid: string } | { reused: string } | ScheduleRefusal | undefined;
   changeSchedule(req: ScheduleChangeRequest): MemberView;
   /** The same on behalf of a bulk operation: the view, and the lines for the operation to write. */
   changeScheduleForOperation(req: ScheduleChangeRequest & { operationId: string }): OperationChangeAnswer;
@@ -92,6 +92,9 @@ export function registerHandlers(h: MemberHandlers): void {
     if (!problem) return;
     if ('invalid' in problem) {
       throw ApplicationFailure.create({ type: ErrorType.INVALID_SCHEDULE_CHANGE, message: problem.invalid });
+    }
+    if ('reused' in problem) {
+      throw ApplicationFailure.create({ type: ErrorType.IDEMPOTENCY_KEY_REUSED, message: problem.reused });
     }
     throw ApplicationFailure.create({ type: problem.code, message: problem.message, details: [problem.state] });
   };

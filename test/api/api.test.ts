@@ -239,7 +239,7 @@ describe('members', () => {
     expectError(await request(app).get(`/v1/campaigns/${CAMPAIGN}/members/bad%20id`), 400, 'VALIDATION_FAILED');
   });
 
-  it('cancels, then refuses a second cancel with ALREADY_DECIDED', async () => {
+  it('cancels; the same opt-out again answers the same (a retry after a 503 must not hear 409)', async () => {
     await request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send({ memberId: 'M-cancel' }).expect(201);
     const res = await request(app)
       .post(`/v1/campaigns/${CAMPAIGN}/members/M-cancel/cancel`)
@@ -248,7 +248,25 @@ describe('members', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ memberId: 'M-cancel', state: 'CANCELLED' });
     const again = await request(app).post(`/v1/campaigns/${CAMPAIGN}/members/M-cancel/cancel`).send({});
-    expectError(again, 409, 'ALREADY_DECIDED');
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ memberId: 'M-cancel', state: 'CANCELLED', updatedAt: res.body.updatedAt });
+  });
+
+  it('refuses to opt out a member with another verdict: 409 ALREADY_DECIDED with the state', async () => {
+    await request(app).post(`/v1/campaigns/${CAMPAIGN}/enrollments`).send({ memberId: 'M-withdrew' }).expect(201);
+    await request(app)
+      .post('/v1/transactions')
+      .send(tx({ memberId: 'M-withdrew', kind: 'WITHDRAWAL', channel: 'ATM' }))
+      .expect(202);
+    const deadline = Date.now() + 20_000;
+    let res;
+    do {
+      res = await request(app).post(`/v1/campaigns/${CAMPAIGN}/members/M-withdrew/cancel`).send({});
+      if (res.status === 409) break;
+      await new Promise((r) => setTimeout(r, 200));
+    } while (Date.now() < deadline);
+    expectError(res, 409, 'ALREADY_DECIDED');
+    expect(res.body.error.details).toEqual([{ state: 'DISQUALIFIED' }]);
   });
 });
 

@@ -132,6 +132,9 @@ describe('parseCommandLine', () => {
     expect(
       run(['schedule', 'demo', 'M-1', '--extend-grace', 'PT12H', '--reason', 'late file'], { USER: 'bob' }).command,
     ).toMatchObject({ extendGraceBy: 'PT12H', callerId: 'bob' });
+    expect(
+      run(['schedule', 'demo', 'M-1', '--extend-grace', 'P1D', '--reason', 'r', '--key', 'k-1'], {}).command,
+    ).toMatchObject({ idempotencyKey: 'k-1' });
     expect(usageError(['schedule', 'demo', 'M-1', '--reason', 'x']).message).toBe(
       'give --extend-window D, --extend-grace D or both',
     );

@@ -48,7 +48,9 @@ const held = async (campaignId: string) =>
 beforeAll(async () => {
   database = await createTestDatabase('budget');
   await migrate(database.url);
-  db = createPool(database.url, 40);
+  // 40 connections claim at once; the others wait their turn for as long as it takes (the pool's usual 5 s is about a
+  // database that is away, and a busy test machine is not that).
+  db = createPool(database.url, 40, 60_000);
 });
 afterAll(async () => {
   await db?.end();

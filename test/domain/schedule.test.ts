@@ -105,8 +105,28 @@ describe("the update's validator", () => {
     ).toMatchObject({
       code: 'WINDOW_CLOSED',
     });
-    expect(appliedBefore(moved.scheduleChanges, 'op-1')).toBe(true);
-    expect(appliedBefore(moved.scheduleChanges, undefined)).toBe(false);
+    expect(appliedBefore(moved.scheduleChanges, { operationId: 'op-1' })).toBe(true);
+    expect(appliedBefore(moved.scheduleChanges, {})).toBe(false);
+  });
+
+  it("a request's key makes it once: the same again is answered, other content under the same key is refused", () => {
+    const req = { extendGraceBy: 'P1D', reason: 'late file', requestId: 'key-1' };
+    const moved = changeSchedule(terms, initialEnrollment(), req, day(3)).enrollment;
+    expect(moved.scheduleChanges).toEqual([expect.objectContaining({ requestId: 'key-1', extendGraceBy: 'P1D' })]);
+    expect(appliedBefore(moved.scheduleChanges, req)).toBe(true);
+    // The same again, even once the deadline has passed: answered, nothing refused, nothing to change.
+    expect(scheduleChangeProblem(moved, schedule, moved.schedule!, req, day(40))).toBeUndefined();
+    expect(scheduleChangeProblem(moved, schedule, moved.schedule!, { ...req, extendGraceBy: 'P2D' }, day(4))).toEqual({
+      reused: expect.stringMatching(/key-1 was used for another change/),
+    });
+    expect(scheduleChangeProblem(moved, schedule, moved.schedule!, { ...req, reason: 'other' }, day(4))).toMatchObject({
+      reused: expect.any(String),
+    });
+    // Another key: another change.
+    expect(
+      scheduleChangeProblem(moved, schedule, moved.schedule!, { ...req, requestId: 'key-2' }, day(4)),
+    ).toBeUndefined();
+    expect(appliedBefore(moved.scheduleChanges, { requestId: 'key-2' })).toBe(false);
   });
 });
 
