@@ -7,6 +7,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { recordAccepted } from '../db/accepted-news';
 import { newsTargets } from '../db/enrollments';
 import type { Db } from '../db/pool';
 import { finishBatch, nextRecords, recordOutcomes, type LineResult } from '../db/settlements';
@@ -54,6 +55,8 @@ export const createSettlementActivities = (deps: SettlementActivityDeps): Settle
               return { source: 'SETTLEMENT', ...record, receivedAt, batchId, line };
             });
             const refs = byMember.get(events[0].memberId) ?? [];
+            // On record as accepted before they are sent (a chunk applied again keeps the first record).
+            await recordAccepted(db, refs, events);
             // The same lines get the same update id when a cut-short chunk is applied again.
             const lines = part.map((i) => todo[i].line);
             const updateId = `${batchId}:${lines[0]}..${lines[lines.length - 1]}#${lines.length}`;

@@ -7,8 +7,15 @@ import type { Logger } from '../logger';
 import { httpServerSpans } from '../telemetry/http';
 import { RETRY_AFTER_SECONDS } from './dependencies';
 import { BacktestAborted } from './backtest';
+import { ReconcileAborted } from './reconcile';
 import { ApiError, errorBody, errorHandler, logFailure, parse, toApiError, unknownRoute } from './errors';
-import { createHttpMetrics, registerCampaignGauges, registerDependencyGauge, registerStreamsGauge } from './metrics';
+import {
+  createHttpMetrics,
+  registerCampaignGauges,
+  registerDependencyGauge,
+  registerReconcileGauges,
+  registerStreamsGauge,
+} from './metrics';
 import { buildOpenApiDocument } from './openapi';
 import * as s from './schemas';
 import type { Service } from './service';
@@ -61,6 +68,7 @@ export function createApp({
   registerCampaignGauges(metrics.registry, () => service.campaignReports(), reportMetricsMaxAgeMs);
   registerDependencyGauge(metrics.registry, () => service.ready());
   registerStreamsGauge(metrics.registry, () => service.followers());
+  registerReconcileGauges(metrics.registry, () => service.reconciliations());
   const openApi = buildOpenApiDocument();
 
   // First: everything after it, Temporal client calls included, runs inside the request's span.
@@ -211,45 +219,67 @@ export function createApp({
     res.json(await service.proveCampaign(campaignId, query));
   });
 
-  app.post('/v1/campaigns/:campaignId/backtest', async (req, res) => {
-    const { campaignId } = parse(s.CampaignPath, req.params, 'path');
-    const body = parse(s.BacktestBody, req.body ?? {}, 'body');
-    // A caller that hangs up stops the replay at the next page.
-    const abandoned = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abandoned.abort();
-    });
-    const streamed = req.accepts(['application/json', NDJSON]) === NDJSON;
-    try {
-      if (!streamed) {
-        res.json(await service.backtest(campaignId, body, { signal: abandoned.signal }));
-        return;
-      }
-      const frame = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
-      let last = { at: 0, done: -1 };
-      const result = await service.backtest(campaignId, body, {
-        signal: abandoned.signal,
-        onProgress: (progress) => {
-          // The first progress comes once the campaign is found and counted: the answer is 200 from here on.
-          if (!res.headersSent) res.status(200).type(NDJSON);
-          const now = Date.now();
-          const due = last.done < 0 || progress.done === progress.total || now - last.at >= PROGRESS_EVERY_MS;
-          if (due && progress.done !== last.done) {
-            last = { at: now, done: progress.done };
-            frame({ progress });
-          }
-        },
+  /**
+   * A long read of a whole campaign, answered as JSON at the end, or with Accept: application/x-ndjson as a progress
+   * line per page and then the result (a failure under way is the stream's last line). A caller that hangs up stops
+   * the work at the next page.
+   */
+  const longRead =
+    <P extends { done: number; total: number }, R>(
+      run: (req: Request, opts: { signal: AbortSignal; onProgress?: (p: P) => void }) => Promise<R>,
+    ): express.RequestHandler =>
+    async (req, res) => {
+      const abandoned = new AbortController();
+      res.on('close', () => {
+        if (!res.writableFinished) abandoned.abort();
       });
-      frame({ result });
-      res.end();
-    } catch (err) {
-      if (err instanceof BacktestAborted) return;
-      if (!res.headersSent) throw err;
-      // Under way: the failure is the stream's last line, in the contract's error shape.
-      logFailure(logger, err, toApiError(err), req);
-      res.end(`${JSON.stringify(errorBody(err))}\n`);
-    }
-  });
+      const streamed = req.accepts(['application/json', NDJSON]) === NDJSON;
+      try {
+        if (!streamed) {
+          res.json(await run(req, { signal: abandoned.signal }));
+          return;
+        }
+        const frame = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
+        let last = { at: 0, done: -1 };
+        const result = await run(req, {
+          signal: abandoned.signal,
+          onProgress: (progress) => {
+            // The first progress comes once the campaign is found and counted: the answer is 200 from here on.
+            if (!res.headersSent) res.status(200).type(NDJSON);
+            const now = Date.now();
+            const due = last.done < 0 || progress.done === progress.total || now - last.at >= PROGRESS_EVERY_MS;
+            if (due && progress.done !== last.done) {
+              last = { at: now, done: progress.done };
+              frame({ progress });
+            }
+          },
+        });
+        frame({ result });
+        res.end();
+      } catch (err) {
+        if (err instanceof BacktestAborted || err instanceof ReconcileAborted) return;
+        if (!res.headersSent) throw err;
+        // Under way: the failure is the stream's last line, in the contract's error shape.
+        logFailure(logger, err, toApiError(err), req);
+        res.end(`${JSON.stringify(errorBody(err))}\n`);
+      }
+    };
+
+  app.post(
+    '/v1/campaigns/:campaignId/backtest',
+    longRead((req, opts) => {
+      const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+      return service.backtest(campaignId, parse(s.BacktestBody, req.body ?? {}, 'body'), opts);
+    }),
+  );
+
+  app.post(
+    '/v1/campaigns/:campaignId/reconcile',
+    longRead((req, opts) => {
+      const { campaignId } = parse(s.CampaignPath, req.params, 'path');
+      return service.reconcile(campaignId, parse(s.ReconcileBody, req.body ?? {}, 'body'), opts);
+    }),
+  );
 
   app.post('/v1/campaigns/:campaignId/members/:memberId/cancel', async (req, res) => {
     const { campaignId, memberId } = parse(s.MemberPath, req.params, 'path');

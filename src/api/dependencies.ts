@@ -47,8 +47,27 @@ const PG_MESSAGES = [
   'connection timeout',
 ];
 
+/** gRPC FAILED_PRECONDITION, as the server gives up on an update whose workflow task failed. */
+const FAILED_PRECONDITION = 9;
+const UPDATE_ABORTED = /workflow task failure|workflow task in failed state/i;
+
+/**
+ * The server gave up on an update because the workflow task it was delivered in failed (a continue-as-new that met new
+ * news fails with UnhandledCommand, for one): nothing was applied, and the same update again is taken by the next
+ * task. The API tries again within its deadline, then answers 503; the caller's retry is safe (the same update id).
+ */
+export function updateAborted(err: unknown): boolean {
+  for (let e = err as Record<string, unknown> | undefined, depth = 0; e && depth < 8; depth++) {
+    const text = `${typeof e.details === 'string' ? e.details : ''} ${typeof e.message === 'string' ? e.message : ''}`;
+    if (e.code === FAILED_PRECONDITION && UPDATE_ABORTED.test(text)) return true;
+    e = e.cause as Record<string, unknown> | undefined;
+  }
+  return false;
+}
+
 /** The dependency behind `err` when it is an unavailability, else undefined (a real error). Walks the causes. */
 export function unavailableDependency(err: unknown): Dependency | undefined {
+  if (updateAborted(err)) return 'Temporal';
   for (let e = err as Record<string, unknown> | undefined, depth = 0; e && depth < 8; depth++) {
     if (e instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return 'Temporal';
     const code = e.code;

@@ -233,3 +233,48 @@ export function registerStreamsGauge(registry: Registry, open: () => number): vo
     },
   });
 }
+
+/**
+ * The latest reconciliation of each campaign (POST /v1/campaigns/{c}/reconcile, the nightly CronJob), as PostgreSQL
+ * keeps it, so every API instance says the same: `activation_reconcile_missing_events` (accepted news no record of its
+ * enrollment accounts for; the alert AcceptedNewsMissing fires above 0), what it checked and repaired, and when it
+ * finished (ReconciliationsNotRun fires when that is over a day ago). Read at scrape time; a failing read leaves the
+ * figures out of the scrape rather than failing it.
+ */
+export function registerReconcileGauges(
+  registry: Registry,
+  latest: () => Promise<
+    { campaignId: string; checked: number; missing: number; repaired: number; finishedAt: string }[]
+  >,
+): void {
+  let scrape: { at: number; runs: ReturnType<typeof latest> } | undefined;
+  const runs = () => {
+    if (!scrape || Date.now() - scrape.at > 1_000) {
+      scrape = { at: Date.now(), runs: latest().catch(() => []) };
+    }
+    return scrape.runs;
+  };
+  const gauge = (name: string, help: string, value: (r: Awaited<ReturnType<typeof latest>>[number]) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['campaign'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const r of await runs()) this.set({ campaign: r.campaignId }, value(r));
+      },
+    });
+  gauge(
+    'activation_reconcile_missing_events',
+    'Accepted news that no record of its enrollment accounted for, at the campaign latest reconciliation',
+    (r) => r.missing,
+  );
+  gauge('activation_reconcile_checked_events', 'News checked by the latest reconciliation', (r) => r.checked);
+  gauge('activation_reconcile_repaired_events', 'News delivered again by the latest reconciliation', (r) => r.repaired);
+  gauge(
+    'activation_reconcile_last_run_timestamp_seconds',
+    'When the latest reconciliation of the campaign finished (Unix time)',
+    (r) => Date.parse(r.finishedAt) / 1_000,
+  );
+}

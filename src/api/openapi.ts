@@ -334,6 +334,38 @@ export function buildOpenApiDocument(): Document {
   });
   r.registerPath({
     method: 'post',
+    path: '/v1/campaigns/{campaignId}/reconcile',
+    operationId: 'reconcileCampaign',
+    tags: ['campaigns'],
+    summary:
+      'Every piece of news the campaign accepted, accounted for by its enrollment (and, with repair, delivered again)',
+    description:
+      'The API and the settlement batch record each piece of news they accept for an enrollment before they ' +
+      'acknowledge or send it. This holds that record against what each enrollment applied: its stored ledger, its ' +
+      'audit trail (received, rejected or late), and for a run still open, the run itself. What none accounts for is ' +
+      'missing: counted, the first 1,000 listed, and with repair delivered again (it counts once however often it ' +
+      'comes). News from the last minute is left for the next run. A page at a time, so a million enrollments take ' +
+      'the memory a thousand do; with Accept: application/x-ndjson the answer streams a progress line per page, then ' +
+      'the result. Each run is kept: /metrics shows the latest per campaign (activation_reconcile_missing_events).',
+    request: { params: s.CampaignPath, body: { ...jsonBody(s.ReconcileBody), required: false } },
+    responses: {
+      200: {
+        description: 'The reconciliation (or, streamed, progress lines and then it)',
+        content: {
+          'application/json': { schema: s.ReconcileResponse },
+          'application/x-ndjson': { schema: s.ReconcileFrame },
+        },
+      },
+      ...jsonBodyErrors,
+      ...notFound('unknown campaign'),
+      429: error('RECONCILE_BUSY: as many reconciliations as this API instance runs at once are running', {
+        headers: retryAfter,
+      }),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'post',
     path: '/v1/campaigns/{campaignId}/members/{memberId}/cancel',
     operationId: 'cancelEnrollment',
     tags: ['enrollments'],

@@ -817,7 +817,8 @@ export const ErrorResponse = z
         description:
           'SCREAMING_SNAKE: VALIDATION_FAILED, INVALID_JSON, INVALID_SETTLEMENT_FILE, BAD_REQUEST, NOT_FOUND, ' +
           'CAMPAIGN_TERMS_IMMUTABLE, ALREADY_DECIDED, WINDOW_CLOSED, EXTENSION_LIMIT, REVIEW_ALREADY_RESOLVED, PAYLOAD_TOO_LARGE, ' +
-          'UNSUPPORTED_MEDIA_TYPE, IDEMPOTENCY_KEY_REUSED, BACKTEST_BUSY, SERVICE_UNAVAILABLE',
+          'UNSUPPORTED_MEDIA_TYPE, IDEMPOTENCY_KEY_REUSED, BACKTEST_BUSY, RECONCILE_BUSY, TOO_MANY_STREAMS, ' +
+          'SERVICE_UNAVAILABLE',
       }),
       message: z.string().openapi({ description: 'For people; do not parse it' }),
       details: z.array(z.unknown()).openapi({ description: 'For VALIDATION_FAILED: the issues, each with its path' }),
@@ -835,6 +836,74 @@ export const BacktestFrame = z
     description:
       'One line of the application/x-ndjson answer: progress lines as pages are replayed, then the result, or an ' +
       'error if the backtest could not finish',
+  });
+
+export const ReconcileBody = z
+  .strictObject({
+    repair: z
+      .boolean()
+      .default(false)
+      .openapi({
+        description:
+          'Deliver every missing piece of news again, on the one delivery path: a signal to an open run, late news ' +
+          'for a closed one. It counts once however often it is delivered.',
+      }),
+    settleSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .optional()
+      .openapi({
+        description:
+          'News accepted this many seconds before the start or later is left for the next run: it may still be on ' +
+          'its way into its enrollment (default 60)',
+      }),
+  })
+  .openapi('ReconcileRequest', { description: 'No body at all checks without repairing.' });
+
+const MissingNewsItem = z.object({
+  campaignId: CampaignId,
+  memberId: MemberId,
+  workflowId: z.string(),
+  transactionId: z.string(),
+  source: z.enum(['REALTIME', 'SETTLEMENT']),
+  kind: z.string(),
+  status: z.string().optional().openapi({ description: 'A settlement line: SETTLED or RETURNED' }),
+  amountCents: z.number().int(),
+  heardAt: Timestamp.openapi({ description: 'When the API or the settlement batch accepted it' }),
+  batchId: z.string().optional(),
+  repaired: z.boolean().optional().openapi({ description: 'With repair: delivered again' }),
+});
+export const ReconcileResponse = z
+  .object({
+    campaignId: CampaignId,
+    startedAt: Timestamp,
+    finishedAt: Timestamp,
+    until: Timestamp.openapi({
+      description:
+        'News accepted up to this time was checked (a minute before the start: newer news may be on its way)',
+    }),
+    repair: z.boolean(),
+    checked: z.number().int().openapi({ description: 'Pieces of news checked (one per enrollment it was sent to)' }),
+    missing: z.number().int().openapi({ description: 'Accepted, and applied by no record of its enrollment' }),
+    repaired: z.number().int(),
+    missingNews: z.array(MissingNewsItem).openapi({ description: 'The first 1,000 missing, in enrollment order' }),
+    durationMs: z.number().int(),
+  })
+  .openapi('Reconciliation');
+export const ReconcileFrame = z
+  .union([
+    z.object({
+      progress: z.object({ done: z.number().int(), total: z.number().int(), missing: z.number().int() }),
+    }),
+    z.object({ result: ReconcileResponse }),
+    ErrorResponse,
+  ])
+  .openapi('ReconcileFrame', {
+    description:
+      'One line of the application/x-ndjson answer: progress lines as pages are checked, then the result, or an ' +
+      'error if the reconciliation could not finish',
   });
 
 export type CampaignTermsInput = z.infer<typeof CampaignTermsBody>;

@@ -10,6 +10,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Readable } from 'node:stream';
+import { latestReconciliations, recordAccepted } from '../db/accepted-news';
 import { appendAudit } from '../db/audit';
 import { signalNews } from '../activities/delivery';
 import { insertNotifications } from '../db/notifications';
@@ -32,6 +33,7 @@ import {
 } from '../db/campaigns';
 import { proveEnrollments, summary, type Proof } from './proofs';
 import { runBacktest, type BacktestProgress, type BacktestReport, type BacktestRequest } from './backtest';
+import { runReconcile, type ReconcileProgress, type ReconcileReport, type ReconcileRequest } from './reconcile';
 import { createLiveViews, type Follower, type LiveViews } from './live';
 import {
   countDecided,
@@ -67,7 +69,7 @@ import {
   MemberIdKey,
 } from '../workflows/search-attributes';
 import type { Logger } from '../logger';
-import { TEMPORAL_CALL_DEADLINE_MS } from './dependencies';
+import { TEMPORAL_CALL_DEADLINE_MS, updateAborted } from './dependencies';
 import { ApiError, notFound } from './errors';
 import type { TransactionInput } from './schemas';
 
@@ -76,6 +78,9 @@ import type { TransactionInput } from './schemas';
  * database's attention from the members. One more is answered 429 BACKTEST_BUSY with Retry-After.
  */
 export const MAX_CONCURRENT_BACKTESTS = 2;
+
+/** Reconciliations one API process runs at once (each reads a campaign's whole record of accepted news). */
+export const MAX_CONCURRENT_RECONCILES = 2;
 
 /** Readiness checks answer within this, below the probes' timeouts (deploy/k8s: 3 s). */
 const READY_TIMEOUT_MS = 2_000;
@@ -105,6 +110,9 @@ export interface EnrollResult {
 
 export type Service = ReturnType<typeof createService>;
 
+/** How long the API waits before it sends an update the server gave up on again. */
+const UPDATE_RETRY_MS = 200;
+
 /** The update id of an enrollment's opt-out: one per enrollment, so a retried opt-out meets the first one. */
 const CANCEL_UPDATE_ID = 'cancel';
 
@@ -120,11 +128,27 @@ function scheduleRefused(code: string, message: string | undefined, state: strin
 export function createService(deps: ServiceDeps) {
   const { db, temporal } = deps;
   let backtests = 0;
+  let reconciles = 0;
   /** The live views' one listening connection, opened when the first stream is. */
   let live: LiveViews | undefined;
   /** Every Temporal call of the API has a deadline: a frontend that is away costs a caller seconds, not minutes. */
   const call = <T>(fn: () => Promise<T>): Promise<T> =>
     temporal.withDeadline(Date.now() + TEMPORAL_CALL_DEADLINE_MS, fn);
+  /**
+   * An update, tried again within the same deadline while the server gives up on it because its workflow task failed
+   * (nothing applied; the same update id is taken by the next task). Past the deadline: a 503, safe to retry.
+   */
+  const update = async <T>(fn: () => Promise<T>): Promise<T> => {
+    const until = Date.now() + TEMPORAL_CALL_DEADLINE_MS;
+    for (;;) {
+      try {
+        return await temporal.withDeadline(until, fn);
+      } catch (err) {
+        if (!updateAborted(err) || Date.now() + UPDATE_RETRY_MS >= until) throw err;
+        await new Promise((r) => setTimeout(r, UPDATE_RETRY_MS));
+      }
+    }
+  };
 
   const requireCampaign = async (campaignId: string): Promise<Campaign> => {
     const campaign = await getCampaign(db, campaignId);
@@ -336,6 +360,36 @@ export function createService(deps: ServiceDeps) {
     },
 
     /**
+     * Every piece of news the campaign's enrollments were sent, held against what each applied (api/reconcile.ts); with
+     * `repair`, what is missing is delivered again (it counts once). Two at a time per API instance, like backtests.
+     */
+    async reconcile(
+      campaignId: string,
+      request: ReconcileRequest,
+      opts: { signal?: AbortSignal; onProgress?: (p: ReconcileProgress) => void } = {},
+    ): Promise<ReconcileReport> {
+      await requireCampaign(campaignId);
+      if (reconciles >= MAX_CONCURRENT_RECONCILES) {
+        throw new ApiError(
+          429,
+          'RECONCILE_BUSY',
+          `${MAX_CONCURRENT_RECONCILES} reconciliations are running on this API instance; try again when one has finished`,
+        );
+      }
+      reconciles += 1;
+      try {
+        return await runReconcile({ db, temporal, call }, campaignId, request, opts);
+      } finally {
+        reconciles -= 1;
+      }
+    },
+
+    /** Each campaign's latest reconciliation (for /metrics). */
+    async reconciliations() {
+      return latestReconciliations(db);
+    },
+
+    /**
      * Opt-out before the verdict. The workflow decides (an update), so a race with the verdict is settled there. Safe to
      * retry: one opt-out per enrollment (the update's id), so a retry after a 503 whose opt-out was applied meets that
      * opt-out and answers with the view, as does an opt-out of a member already opted out.
@@ -356,7 +410,7 @@ export function createService(deps: ServiceDeps) {
         return view;
       };
       try {
-        return await call(() => handle.executeUpdate(cancelUpdate, { args: [request], updateId: CANCEL_UPDATE_ID }));
+        return await update(() => handle.executeUpdate(cancelUpdate, { args: [request], updateId: CANCEL_UPDATE_ID }));
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError) {
           const cause = err.cause;
@@ -403,7 +457,7 @@ export function createService(deps: ServiceDeps) {
       }
       if (hasVerdict(e.state)) throw scheduleRefused(ErrorType.ALREADY_DECIDED, undefined, e.state);
       try {
-        return await call(() =>
+        return await update(() =>
           temporal.workflow
             .getHandle(e.workflowId)
             .executeUpdate(changeScheduleUpdate, { args: [keyed], updateId: `schedule:${requestId}` }),
@@ -434,9 +488,10 @@ export function createService(deps: ServiceDeps) {
     },
 
     /**
-     * Hands a real-time transaction to every enrollment of the member. Answers once Temporal has durably accepted
-     * each signal; dedupe by transactionId happens in the workflow, so a retry is harmless. An enrollment with a
-     * verdict records it as late: its workflow if still running, else PostgreSQL directly.
+     * Hands a real-time transaction to every enrollment of the member. Answers once it is on record as accepted
+     * (db/accepted-news.ts) and Temporal has durably accepted each signal; dedupe by transactionId happens in the
+     * workflow, so a retry is harmless. An enrollment with a verdict records it as late: its workflow if still
+     * running, else PostgreSQL directly.
      */
     async postTransaction(tx: TransactionInput) {
       const event: TransactionEvent = {
@@ -446,6 +501,9 @@ export function createService(deps: ServiceDeps) {
         receivedAt: new Date().toISOString(),
       };
       const targets = (await newsTargets(db, [tx.memberId])).get(tx.memberId) ?? [];
+      // What we accept is on record before we hand it over (reconciliation holds it against what each enrollment
+      // applied): a signal that never arrives, or a run that drops it, is found and delivered again.
+      await recordAccepted(db, targets, [event]);
       const answers = await Promise.all(
         targets.map(async (target) => ({
           campaignId: target.campaignId,

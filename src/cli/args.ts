@@ -62,7 +62,8 @@ export type Command =
   | { name: 'resolve'; reviewId: string; action: ReviewAction; note: string }
   | { name: 'report'; campaignId: string }
   | { name: 'verify'; campaignId: string; pageSize: number }
-  | { name: 'backtest'; campaignId: string; request: BacktestRequest };
+  | { name: 'backtest'; campaignId: string; request: BacktestRequest }
+  | { name: 'reconcile'; campaignId: string; repair: boolean; settleSeconds?: number };
 
 /** What `backtest` sends as POST /v1/campaigns/{c}/backtest (the API validates it again). */
 export interface BacktestRequest {
@@ -406,6 +407,39 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
       if (grace !== undefined) request.grace = grace;
       if (values['include-open'] === true) request.includeOpen = true;
       return { name: 'backtest', campaignId, request };
+    },
+  },
+  reconcile: {
+    synopsis: 'reconcile <campaignId> [--repair] [--settle S]',
+    summary: 'every piece of news the campaign accepted, accounted for by its enrollment (--repair: delivered again)',
+    details: [
+      'The API and the settlement batch record each piece of news they accept before they acknowledge it. This holds',
+      'that record against what each enrollment applied (its ledger, its audit trail, an open run itself), with a',
+      'progress bar on stderr, and lists the first 1,000 missing. --repair delivers each missing piece again: it',
+      'counts once however often it comes. News from the last minute is left for the next run. Exit 1 when anything',
+      'was missing, repaired or not. Memory stays flat however large the campaign (one page at a time).',
+    ],
+    positionals: ['campaignId'],
+    options: {
+      repair: { type: 'boolean', help: 'deliver every missing piece of news again' },
+      settle: {
+        type: 'string',
+        value: 'S',
+        help: 'leave news heard in the last S seconds for the next run (default 60)',
+      },
+    },
+    build: ([campaignId], values) => {
+      const settle = str(values, 'settle');
+      const settleSeconds = settle === undefined ? undefined : Number(settle);
+      if (settleSeconds !== undefined && (!/^\d+$/.test(settle!) || settleSeconds > 86_400)) {
+        return `--settle must be a whole number of seconds from 0 to 86400, not "${settle}"`;
+      }
+      return {
+        name: 'reconcile',
+        campaignId,
+        repair: values.repair === true,
+        ...(settleSeconds !== undefined ? { settleSeconds } : {}),
+      };
     },
   },
   report: {

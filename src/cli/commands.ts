@@ -22,8 +22,10 @@ import {
   type OperationReport,
   formatVerification,
   formatBacktest,
+  formatReconciliation,
   formatWatchLine,
   type Backtest,
+  type Reconciliation,
   type ProofPage,
   type Verification,
   type ReviewItem,
@@ -32,7 +34,17 @@ import {
   type SettlementReport,
 } from './format';
 import { TERMINAL_STATES } from '../domain/model';
-import { BYTES, ENROLLMENTS, MEMBERS, ProgressDisplay, ProgressMeter, RECORDS, type DisplayTarget } from './progress';
+import {
+  BYTES,
+  ENROLLMENTS,
+  MEMBERS,
+  NEWS,
+  ProgressDisplay,
+  ProgressMeter,
+  RECORDS,
+  type DisplayTarget,
+  type Unit,
+} from './progress';
 
 /** How often a running batch is asked for its progress: fresh enough for a progress bar, light on PostgreSQL. */
 const POLL_INTERVAL_MS = 1_000;
@@ -99,6 +111,11 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
       return verify(ctx, cmd.campaignId, cmd.pageSize);
     case 'backtest':
       return backtest(ctx, cmd.campaignId, cmd.request);
+    case 'reconcile':
+      return reconcile(ctx, cmd.campaignId, {
+        repair: cmd.repair,
+        ...(cmd.settleSeconds !== undefined ? { settleSeconds: cmd.settleSeconds } : {}),
+      });
     case 'watch':
       return watch(ctx, cmd.campaignId, cmd.memberId, cmd.untilFinal);
     case 'report':
@@ -396,32 +413,37 @@ async function verify(ctx: Ctx, campaignId: string, pageSize: number): Promise<n
   return v.divergent + v.brokenChains > 0 ? 1 : 0;
 }
 
-type BacktestFrame =
+type Frame<R> =
   | { progress: { done: number; total: number } }
-  | { result: Backtest }
+  | { result: R }
   | { error: { code: string; message: string; details?: unknown[] } };
 
 /**
- * Asks for the backtest as a stream: a progress line per page (the bar on stderr), then the result. Ctrl-C hangs up,
- * which stops the replay on the server too. Exit 1 when the replay did not reach every recorded verdict.
+ * Asks for a long read of a campaign as a stream (application/x-ndjson): a progress line per page (the bar on stderr),
+ * then the result. Ctrl-C hangs up, which stops the work on the server too.
  */
-async function backtest(ctx: Ctx, campaignId: string, request: BacktestRequest): Promise<number> {
+async function streamed<R>(
+  ctx: Ctx,
+  path: string,
+  request: unknown,
+  show: { label: string; unit: Unit; stopped: (done: number) => string },
+): Promise<R> {
   const display = new ProgressDisplay(ctx.io.err);
   const meter = new ProgressMeter();
-  let result: Backtest | undefined;
-  let failure: BacktestFrame | undefined;
+  let result: R | undefined;
+  let failure: Frame<R> | undefined;
   let done = 0;
   try {
-    await ctx.client.postJsonLines(`/v1/campaigns/${segment(campaignId)}/backtest`, request, (line) => {
-      const frame = line as BacktestFrame;
+    await ctx.client.postJsonLines(path, request, (line) => {
+      const frame = line as Frame<R>;
       if ('progress' in frame) {
         done = frame.progress.done;
         meter.record(done, ctx.io.err.now());
         display.update({
-          label: 'backtesting',
+          label: show.label,
           done,
           total: frame.progress.total,
-          unit: ENROLLMENTS,
+          unit: show.unit,
           rate: meter.rate(),
           eta: meter.eta(frame.progress.total),
         });
@@ -429,9 +451,7 @@ async function backtest(ctx: Ctx, campaignId: string, request: BacktestRequest):
       else failure = frame;
     });
   } catch (err) {
-    if (err instanceof InterruptedError) {
-      throw new InterruptedError(`stopped backtesting ${campaignId} after ${done.toLocaleString('en-AU')} enrollments`);
-    }
+    if (err instanceof InterruptedError) throw new InterruptedError(show.stopped(done));
     throw err;
   } finally {
     display.finish();
@@ -439,9 +459,37 @@ async function backtest(ctx: Ctx, campaignId: string, request: BacktestRequest):
   if (failure && 'error' in failure) {
     throw new ApiCallError(200, { details: [], ...failure.error }, failure);
   }
-  if (!result) throw new Error('the backtest stream ended without a result');
+  if (!result) throw new Error(`the ${show.label} stream ended without a result`);
+  return result;
+}
+
+/** The backtest, streamed. Exit 1 when the replay did not reach every recorded verdict. */
+async function backtest(ctx: Ctx, campaignId: string, request: BacktestRequest): Promise<number> {
+  const result = await streamed<Backtest>(ctx, `/v1/campaigns/${segment(campaignId)}/backtest`, request, {
+    label: 'backtesting',
+    unit: ENROLLMENTS,
+    stopped: (done) => `stopped backtesting ${campaignId} after ${done.toLocaleString('en-AU')} enrollments`,
+  });
   print(ctx, result, formatBacktest);
   return result.reproduction.disagree > 0 ? 1 : 0;
+}
+
+/**
+ * Every piece of news the campaign accepted, held against what its enrollment applied; with `repair`, the missing is
+ * delivered again. Exit 1 when anything was missing (repaired or not: something lost news, and someone should know).
+ */
+async function reconcile(
+  ctx: Ctx,
+  campaignId: string,
+  request: { repair: boolean; settleSeconds?: number },
+): Promise<number> {
+  const result = await streamed<Reconciliation>(ctx, `/v1/campaigns/${segment(campaignId)}/reconcile`, request, {
+    label: 'reconciling',
+    unit: NEWS,
+    stopped: (done) => `stopped reconciling ${campaignId} after ${done.toLocaleString('en-AU')} pieces of news`,
+  });
+  print(ctx, result, formatReconciliation);
+  return result.missing > 0 ? 1 : 0;
 }
 
 /** Silence on a member stream this long (no event, no heartbeat: the API sends one every 15 s) is a broken stream. */

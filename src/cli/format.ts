@@ -362,6 +362,40 @@ export function formatVerification(v: Verification): string {
   return lines.join('\n');
 }
 
+export type Reconciliation = z.infer<typeof s.ReconcileResponse>;
+
+export function formatReconciliation(r: Reconciliation): string {
+  const lines = [
+    `Campaign ${r.campaignId}: ${plural(r.checked, 'piece')} of news accepted up to ${r.until}, held against the enrollments`,
+    `  accounted for  ${count(r.checked - r.missing)}`,
+    `  missing        ${count(r.missing)}`,
+    ...(r.repair ? [`  repaired       ${count(r.repaired)}`] : []),
+  ];
+  if (r.missing === 0) return [...lines, '', 'Every piece of news accepted is in its enrollment.'].join('\n');
+  lines.push(
+    '',
+    ...formatTable(
+      ['MEMBER', 'TRANSACTION', 'NEWS', 'AMOUNT', 'HEARD', ...(r.repair ? ['REPAIRED'] : [])],
+      r.missingNews.map((n) => [
+        n.memberId,
+        n.transactionId,
+        `${n.source} ${n.status ?? n.kind}`,
+        formatCents(n.amountCents),
+        n.heardAt,
+        ...(r.repair ? [n.repaired ? 'yes' : 'no'] : []),
+      ]),
+    ),
+  );
+  if (r.missing > r.missingNews.length) lines.push(`…and ${count(r.missing - r.missingNews.length)} more`);
+  lines.push(
+    '',
+    r.repair
+      ? 'Each was delivered again; it counts once. Something lost them: look for what failed when they were heard.'
+      : 'Deliver them again with --repair (each counts once).',
+  );
+  return lines.join('\n');
+}
+
 export type Backtest = z.infer<typeof s.BacktestResponse>;
 type BacktestSide = Backtest['whatIf'];
 

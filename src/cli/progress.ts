@@ -31,6 +31,11 @@ export const RECORDS: Unit = {
   rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} records/s`,
 };
 
+export const NEWS: Unit = {
+  ratio: (done, total) => `${grouped(done)}/${grouped(total)} pieces of news`,
+  rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} pieces/s`,
+};
+
 export const MEMBERS: Unit = {
   ratio: (done, total) => `${grouped(done)}/${grouped(total)} members`,
   rate: (perSecond) => `${perSecond === undefined ? '–' : grouped(perSecond)} members/s`,

@@ -51,8 +51,11 @@ it.each(
 });
 
 it.each(withJsonBody.map((o) => [label(o), o]))('%s documents its JSON body and its 400, 413, 415', (_label, o) => {
-  // An opt-out and a backtest (of the actual terms) may come without a body; every other JSON body is required.
-  expect(o.op.requestBody!.required).toBe(!['cancelEnrollment', 'backtestCampaign'].includes(o.op.operationId!));
+  // An opt-out, a backtest (of the actual terms) and a reconciliation (no repair) may come without a body; every other
+  // JSON body is required.
+  expect(o.op.requestBody!.required).toBe(
+    !['cancelEnrollment', 'backtestCampaign', 'reconcileCampaign'].includes(o.op.operationId!),
+  );
   expect(Object.keys(o.op.responses)).toEqual(expect.arrayContaining(['400', '413', '415']));
 });
 

@@ -610,29 +610,39 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     }
   });
 
-  it('the nightly verifier proves the configured campaign through the API Service, and a divergence fails its Job', () => {
-    expect(cronJobs.map((c) => c.metadata?.name)).toEqual(['activation-verify']);
-    const [cron] = cronJobs;
-    const job = jobOf(cron);
-    const c = onlyContainer(job);
-    expect(c.command).toEqual(['node', 'dist/src/cli/main.js', 'verify', '$(CAMPAIGN_ID)']);
-    expect(c.env?.find((e) => e.name === 'CAMPAIGN_ID')?.valueFrom?.configMapKeyRef).toEqual({
-      name: configMaps[0].metadata?.name,
-      key: 'CAMPAIGN_ID',
-    });
-    // The Service's name and port: http://activation-api is port 80, which the Service maps to the API.
-    const api = services.find((s) => s.metadata?.name === new URL(containerEnv(c).get('API_URL')!).hostname);
-    expect(api?.spec?.ports?.[0]?.port).toBe(80);
-    expect(cron.spec?.concurrencyPolicy).toBe('Forbid');
-    expect(podSpec(job).restartPolicy).toBe('Never');
-    // Exit 1 is a finding (src/cli/args.ts EXIT_CODES): no retry hides it.
-    expect(job.spec?.podFailurePolicy?.rules).toContainEqual(
-      expect.objectContaining({
-        action: 'FailJob',
-        onExitCodes: expect.objectContaining({ values: expect.arrayContaining([1]) }),
-      }),
-    );
-  });
+  it.each([
+    ['activation-verify', 'the nightly verifier proves', ['verify', '$(CAMPAIGN_ID)']],
+    [
+      'activation-reconcile',
+      'the nightly reconciliation accounts for every accepted piece of news in',
+      ['reconcile', '$(CAMPAIGN_ID)', '--repair'],
+    ],
+  ] as const)(
+    '%s: %s the configured campaign through the API Service, and a finding fails its Job',
+    (name, _what, args) => {
+      expect(cronJobs.map((c) => c.metadata?.name).sort()).toEqual(['activation-reconcile', 'activation-verify']);
+      const cron = cronJobs.find((c) => c.metadata?.name === name)!;
+      const job = jobOf(cron);
+      const c = onlyContainer(job);
+      expect(c.command).toEqual(['node', 'dist/src/cli/main.js', ...args]);
+      expect(c.env?.find((e) => e.name === 'CAMPAIGN_ID')?.valueFrom?.configMapKeyRef).toEqual({
+        name: configMaps[0].metadata?.name,
+        key: 'CAMPAIGN_ID',
+      });
+      // The Service's name and port: http://activation-api is port 80, which the Service maps to the API.
+      const api = services.find((s) => s.metadata?.name === new URL(containerEnv(c).get('API_URL')!).hostname);
+      expect(api?.spec?.ports?.[0]?.port).toBe(80);
+      expect(cron.spec?.concurrencyPolicy).toBe('Forbid');
+      expect(podSpec(job).restartPolicy).toBe('Never');
+      // Exit 1 is a finding (src/cli/args.ts EXIT_CODES): no retry hides it.
+      expect(job.spec?.podFailurePolicy?.rules).toContainEqual(
+        expect.objectContaining({
+          action: 'FailJob',
+          onExitCodes: expect.objectContaining({ values: expect.arrayContaining([1]) }),
+        }),
+      );
+    },
+  );
 
   it('the documented first deploy creates the namespace, then the Secret, then applies; every namespaced command says -n', () => {
     const ns = kustomization.namespace;

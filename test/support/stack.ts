@@ -24,13 +24,18 @@ export async function startTestStack(
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'activation-stack-'));
   // Embedded PostgreSQL runs as the unprivileged "postgres" user, who must be able to enter the directory.
   chmodSync(dataDir, 0o755);
-  const env: NodeJS.ProcessEnv = {
-    DATA_DIR: dataDir,
-    ...(await freeStackPorts()),
-    POINTS_API_TIMEOUT_MS: '1500',
-    ...extraEnv,
-  };
-  const stack = await startStack(loadConfig(env), { ...opts, logger: logger.child({}, { level: 'warn' }) });
+  let env: NodeJS.ProcessEnv = {};
+  let stack: Stack | undefined;
+  // Ports are free when picked, but with several stacks starting at once another process (a dev server picking its
+  // HTTP port) can take one first: that start fails with EADDRINUSE, and another set of ports is tried.
+  for (let attempt = 1; !stack; attempt++) {
+    env = { DATA_DIR: dataDir, ...(await freeStackPorts()), POINTS_API_TIMEOUT_MS: '1500', ...extraEnv };
+    try {
+      stack = await startStack(loadConfig(env), { ...opts, logger: logger.child({}, { level: 'warn' }) });
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error)?.message).includes('EADDRINUSE')) throw err;
+    }
+  }
   return {
     ...stack,
     env,
