@@ -8,6 +8,7 @@ import { httpServerSpans } from '../telemetry/http';
 import { RETRY_AFTER_SECONDS } from './dependencies';
 import { BacktestAborted } from './backtest';
 import { ReconcileAborted } from './reconcile';
+import { LedgerRepairAborted } from './ledgers';
 import { ApiError, errorBody, errorHandler, logFailure, parse, toApiError, unknownRoute } from './errors';
 import {
   createHttpMetrics,
@@ -257,7 +258,8 @@ export function createApp({
         frame({ result });
         res.end();
       } catch (err) {
-        if (err instanceof BacktestAborted || err instanceof ReconcileAborted) return;
+        if (err instanceof BacktestAborted || err instanceof ReconcileAborted || err instanceof LedgerRepairAborted)
+          return;
         if (!res.headersSent) throw err;
         // Under way: the failure is the stream's last line, in the contract's error shape.
         logFailure(logger, err, toApiError(err), req);
@@ -271,6 +273,11 @@ export function createApp({
       const { campaignId } = parse(s.CampaignPath, req.params, 'path');
       return service.backtest(campaignId, parse(s.BacktestBody, req.body ?? {}, 'body'), opts);
     }),
+  );
+
+  app.post(
+    '/v1/campaigns/:campaignId/ledgers/repair',
+    longRead((req, opts) => service.repairLedgers(parse(s.CampaignPath, req.params, 'path').campaignId, opts)),
   );
 
   app.post(

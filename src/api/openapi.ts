@@ -334,6 +334,37 @@ export function buildOpenApiDocument(): Document {
   });
   r.registerPath({
     method: 'post',
+    path: '/v1/campaigns/{campaignId}/ledgers/repair',
+    operationId: 'repairLedgers',
+    tags: ['campaigns'],
+    summary: "Make the campaign's stored ledgers whole: each explanation adds up to its balance again",
+    description:
+      'A one-time repair after the upgrade that brought the patch safe-seams, safe to run again: before it, a record ' +
+      'that landed after another with the same version lost its ledger entries, so a stored ledger (what the ' +
+      'explanation, the report and the backtest read) could lack loads its member view counts. Each enrollment with a ' +
+      'verdict gets the ledger its audit trail received, in order, through the rules; each open one whose stored ' +
+      "ledger does not add up to its member view gets the run's own. Entries that differ are written, entries the " +
+      'truth lacks are removed; the member views are not touched. A page of enrollments at a time; with Accept: ' +
+      'application/x-ndjson a progress line per page, then the result.',
+    request: { params: s.CampaignPath },
+    responses: {
+      200: {
+        description: 'What was repaired (or, streamed, progress lines and then it)',
+        content: {
+          'application/json': { schema: s.LedgerRepairResponse },
+          'application/x-ndjson': { schema: s.LedgerRepairFrame },
+        },
+      },
+      ...invalid('campaign id'),
+      ...notFound('unknown campaign'),
+      429: error('RECONCILE_BUSY: as many reconciliations and repairs as this API instance runs at once are running', {
+        headers: retryAfter,
+      }),
+      ...unavailable,
+    },
+  });
+  r.registerPath({
+    method: 'post',
     path: '/v1/campaigns/{campaignId}/reconcile',
     operationId: 'reconcileCampaign',
     tags: ['campaigns'],
@@ -358,9 +389,12 @@ export function buildOpenApiDocument(): Document {
       },
       ...jsonBodyErrors,
       ...notFound('unknown campaign'),
-      429: error('RECONCILE_BUSY: as many reconciliations as this API instance runs at once are running', {
-        headers: retryAfter,
-      }),
+      429: error(
+        'RECONCILE_BUSY: as many reconciliations and ledger repairs as this API instance runs at once are running',
+        {
+          headers: retryAfter,
+        },
+      ),
       ...unavailable,
     },
   });
@@ -528,10 +562,13 @@ export function buildOpenApiDocument(): Document {
     summary: 'Resolve a review: RETRY_REWARD (same idempotency key) or DISMISS, with a note',
     request: { params: s.ReviewPath, headers: s.CallerHeader, body: jsonBody(s.ResolveBody) },
     responses: {
-      200: json(s.ReviewItem, 'Resolved'),
+      200: json(
+        s.ReviewItem,
+        'Resolved; or, asked again with the same decision (a retry after a 503), the review as it was resolved',
+      ),
       ...jsonBodyErrors,
       ...notFound('unknown review, or (RETRY_REWARD) its enrollment'),
-      409: error('REVIEW_ALREADY_RESOLVED (details: the resolution)'),
+      409: error('REVIEW_ALREADY_RESOLVED: resolved with another decision (details: the resolution)'),
       ...unavailable,
     },
   });
@@ -546,7 +583,9 @@ export function buildOpenApiDocument(): Document {
       'The selection is taken once, when the operation starts (a snapshot by member id); a Temporal workflow then ' +
       'pages through it with bounded concurrency, resumable after a crash. Each member is changed at most once per ' +
       'operation (the update id is operation + member), and each change is in the member audit trail with the ' +
-      'operation id. Members that refuse (already decided, say) are counted with the reason. dryRun: count and sample.',
+      'operation id. Members that refuse (already decided, say) are counted with the reason. dryRun: count and sample. ' +
+      'Safe to retry: the operation is the same one for the same Idempotency-Key, or without one for the same content ' +
+      '(selection, action, arguments, reason and caller); a retry after a 503 answers 200 with it, and it runs once.',
     request: {
       headers: z.object({ 'Idempotency-Key': s.OperationId.optional(), 'X-Caller-Id': s.CallerId.optional() }),
       body: jsonBody(s.OperationBody),
@@ -563,7 +602,7 @@ export function buildOpenApiDocument(): Document {
       }),
       200: json(
         z.union([s.OperationDryRun, s.OperationAccepted]),
-        'dryRun: the count and a sample; or the operation this Idempotency-Key started before',
+        'dryRun: the count and a sample; or the operation this request (its Idempotency-Key, or its content) started before',
       ),
       ...jsonBodyErrors,
       ...notFound('unknown campaign'),

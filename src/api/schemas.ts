@@ -906,5 +906,41 @@ export const ReconcileFrame = z
       'error if the reconciliation could not finish',
   });
 
+export const LedgerRepairResponse = z
+  .object({
+    campaignId: CampaignId,
+    checked: z.number().int().openapi({ description: 'Enrollments looked at' }),
+    repaired: z.number().int().openapi({ description: 'Enrollments whose stored ledger was not the truth, made so' }),
+    entriesWritten: z.number().int().openapi({ description: 'Entries written: missing, or different from the truth' }),
+    entriesRemoved: z.number().int().openapi({ description: 'Entries removed: the truth does not have them' }),
+    skipped: z.number().int().openapi({
+      description:
+        'Enrollments left for the next repair: an open one whose run could not be asked (closed meanwhile), or one that recorded something while it was repaired',
+    }),
+    members: z
+      .array(
+        z.object({
+          memberId: MemberId,
+          state: z.enum(ACTIVATION_STATES),
+          written: z.number().int(),
+          removed: z.number().int(),
+        }),
+      )
+      .openapi({ description: 'The first 1,000 repaired, by member id' }),
+    durationMs: z.number().int(),
+  })
+  .openapi('LedgerRepair');
+export const LedgerRepairFrame = z
+  .union([
+    z.object({
+      progress: z.object({ done: z.number().int(), total: z.number().int(), repaired: z.number().int() }),
+    }),
+    z.object({ result: LedgerRepairResponse }),
+    ErrorResponse,
+  ])
+  .openapi('LedgerRepairFrame', {
+    description: 'One line of the application/x-ndjson answer: progress lines as pages are checked, then the result',
+  });
+
 export type CampaignTermsInput = z.infer<typeof CampaignTermsBody>;
 export type TransactionInput = z.infer<typeof TransactionBody>;

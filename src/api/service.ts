@@ -34,6 +34,7 @@ import {
 import { proveEnrollments, summary, type Proof } from './proofs';
 import { runBacktest, type BacktestProgress, type BacktestReport, type BacktestRequest } from './backtest';
 import { runReconcile, type ReconcileProgress, type ReconcileReport, type ReconcileRequest } from './reconcile';
+import { repairLedgers, type LedgerRepairProgress, type LedgerRepairReport } from './ledgers';
 import { createLiveViews, type Follower, type LiveViews } from './live';
 import {
   countDecided,
@@ -110,6 +111,25 @@ export interface EnrollResult {
 
 export type Service = ReturnType<typeof createService>;
 
+/**
+ * A long read of a whole campaign, a few at a time per API instance: one more is answered 429 `code` (with
+ * Retry-After) instead of taking the database's attention from the members.
+ */
+function slots(max: number, code: string, what: string) {
+  let running = 0;
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (running >= max) {
+      throw new ApiError(429, code, `${max} ${what} are running on this API instance; try again when one has finished`);
+    }
+    running += 1;
+    try {
+      return await fn();
+    } finally {
+      running -= 1;
+    }
+  };
+}
+
 /** How long the API waits before it sends an update the server gave up on again. */
 const UPDATE_RETRY_MS = 200;
 
@@ -127,8 +147,8 @@ function scheduleRefused(code: string, message: string | undefined, state: strin
 
 export function createService(deps: ServiceDeps) {
   const { db, temporal } = deps;
-  let backtests = 0;
-  let reconciles = 0;
+  const backtestSlots = slots(MAX_CONCURRENT_BACKTESTS, 'BACKTEST_BUSY', 'backtests');
+  const reconcileSlots = slots(MAX_CONCURRENT_RECONCILES, 'RECONCILE_BUSY', 'reconciliations or ledger repairs');
   /** The live views' one listening connection, opened when the first stream is. */
   let live: LiveViews | undefined;
   /** Every Temporal call of the API has a deadline: a frontend that is away costs a caller seconds, not minutes. */
@@ -344,19 +364,7 @@ export function createService(deps: ServiceDeps) {
       opts: { signal?: AbortSignal; onProgress?: (p: BacktestProgress) => void } = {},
     ): Promise<BacktestReport> {
       const campaign = await requireCampaign(campaignId);
-      if (backtests >= MAX_CONCURRENT_BACKTESTS) {
-        throw new ApiError(
-          429,
-          'BACKTEST_BUSY',
-          `${MAX_CONCURRENT_BACKTESTS} backtests are running on this API instance; try again when one has finished`,
-        );
-      }
-      backtests += 1;
-      try {
-        return await runBacktest(db, campaign, request, opts);
-      } finally {
-        backtests -= 1;
-      }
+      return backtestSlots(() => runBacktest(db, campaign, request, opts));
     },
 
     /**
@@ -369,19 +377,19 @@ export function createService(deps: ServiceDeps) {
       opts: { signal?: AbortSignal; onProgress?: (p: ReconcileProgress) => void } = {},
     ): Promise<ReconcileReport> {
       await requireCampaign(campaignId);
-      if (reconciles >= MAX_CONCURRENT_RECONCILES) {
-        throw new ApiError(
-          429,
-          'RECONCILE_BUSY',
-          `${MAX_CONCURRENT_RECONCILES} reconciliations are running on this API instance; try again when one has finished`,
-        );
-      }
-      reconciles += 1;
-      try {
-        return await runReconcile({ db, temporal, call }, campaignId, request, opts);
-      } finally {
-        reconciles -= 1;
-      }
+      return reconcileSlots(() => runReconcile({ db, temporal, call }, campaignId, request, opts));
+    },
+
+    /**
+     * The campaign's stored ledgers held against the truth (api/ledgers.ts) and made whole where they are not: a one-time
+     * repair of what records dropped before the patch safe-seams, safe to run again. It takes a reconciliation's slot.
+     */
+    async repairLedgers(
+      campaignId: string,
+      opts: { signal?: AbortSignal; onProgress?: (p: LedgerRepairProgress) => void } = {},
+    ): Promise<LedgerRepairReport> {
+      await requireCampaign(campaignId);
+      return reconcileSlots(() => repairLedgers({ db, temporal, call }, campaignId, opts));
     },
 
     /** Each campaign's latest reconciliation (for /metrics). */

@@ -63,7 +63,8 @@ export type Command =
   | { name: 'report'; campaignId: string }
   | { name: 'verify'; campaignId: string; pageSize: number }
   | { name: 'backtest'; campaignId: string; request: BacktestRequest }
-  | { name: 'reconcile'; campaignId: string; repair: boolean; settleSeconds?: number };
+  | { name: 'reconcile'; campaignId: string; repair: boolean; settleSeconds?: number }
+  | { name: 'repair-ledgers'; campaignId: string };
 
 /** What `backtest` sends as POST /v1/campaigns/{c}/backtest (the API validates it again). */
 export interface BacktestRequest {
@@ -441,6 +442,20 @@ const COMMANDS: Record<CommandName, CommandSpec> = {
         ...(settleSeconds !== undefined ? { settleSeconds } : {}),
       };
     },
+  },
+  'repair-ledgers': {
+    synopsis: 'repair-ledgers <campaignId>',
+    summary:
+      "makes the campaign's stored ledgers whole, so each explanation adds up to its balance (run once after upgrading)",
+    details: [
+      'Before the upgrade that brought the patch safe-seams, a stored ledger could lack loads its member view counts.',
+      'This holds each against the truth (an enrollment with a verdict: its audit trail; an open one that does not add',
+      'up: its run), writes what differs and removes what the truth lacks, with a progress bar on stderr. Safe to run',
+      'again: a whole ledger is left alone. Prints the enrollments repaired.',
+    ],
+    positionals: ['campaignId'],
+    options: {},
+    build: ([campaignId]) => ({ name: 'repair-ledgers', campaignId }),
   },
   report: {
     synopsis: 'report <campaignId>',

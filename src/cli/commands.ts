@@ -22,9 +22,11 @@ import {
   type OperationReport,
   formatVerification,
   formatBacktest,
+  formatLedgerRepair,
   formatReconciliation,
   formatWatchLine,
   type Backtest,
+  type LedgerRepair,
   type Reconciliation,
   type ProofPage,
   type Verification,
@@ -111,6 +113,8 @@ export async function runCommand(inv: Invocation, client: ApiClient, io: Io): Pr
       return verify(ctx, cmd.campaignId, cmd.pageSize);
     case 'backtest':
       return backtest(ctx, cmd.campaignId, cmd.request);
+    case 'repair-ledgers':
+      return repairLedgers(ctx, cmd.campaignId);
     case 'reconcile':
       return reconcile(ctx, cmd.campaignId, {
         repair: cmd.repair,
@@ -490,6 +494,23 @@ async function reconcile(
   });
   print(ctx, result, formatReconciliation);
   return result.missing > 0 ? 1 : 0;
+}
+
+/** Makes the campaign's stored ledgers whole (a one-off after upgrading past safe-seams); prints what it repaired. */
+async function repairLedgers(ctx: Ctx, campaignId: string): Promise<number> {
+  const result = await streamed<LedgerRepair>(
+    ctx,
+    `/v1/campaigns/${segment(campaignId)}/ledgers/repair`,
+    {},
+    {
+      label: 'repairing',
+      unit: ENROLLMENTS,
+      stopped: (done) =>
+        `stopped repairing the ledgers of ${campaignId} after ${done.toLocaleString('en-AU')} enrollments`,
+    },
+  );
+  print(ctx, result, formatLedgerRepair);
+  return 0;
 }
 
 /** Silence on a member stream this long (no event, no heartbeat: the API sends one every 15 s) is a broken stream. */

@@ -362,6 +362,27 @@ export function formatVerification(v: Verification): string {
   return lines.join('\n');
 }
 
+export type LedgerRepair = z.infer<typeof s.LedgerRepairResponse>;
+
+export function formatLedgerRepair(r: LedgerRepair): string {
+  const lines = [
+    `Campaign ${r.campaignId}: ${plural(r.checked, 'stored ledger')} held against the truth`,
+    `  whole already  ${count(r.checked - r.repaired - r.skipped)}`,
+    `  repaired       ${count(r.repaired)} (${plural(r.entriesWritten, 'entry', 'entries')} written, ${count(r.entriesRemoved)} removed)`,
+    ...(r.skipped > 0 ? [`  left alone     ${count(r.skipped)} (changed meanwhile: run again)`] : []),
+  ];
+  if (r.repaired === 0) return lines.join('\n');
+  lines.push(
+    '',
+    ...formatTable(
+      ['MEMBER', 'STATE', 'WRITTEN', 'REMOVED'],
+      r.members.map((m) => [m.memberId, m.state, count(m.written), count(m.removed)]),
+    ),
+  );
+  if (r.repaired > r.members.length) lines.push(`…and ${count(r.repaired - r.members.length)} more`);
+  return lines.join('\n');
+}
+
 export type Reconciliation = z.infer<typeof s.ReconcileResponse>;
 
 export function formatReconciliation(r: Reconciliation): string {

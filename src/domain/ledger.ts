@@ -110,3 +110,10 @@ function withBankFigures(existing: LedgerEntry, ev: TransactionEvent): LedgerEnt
     realtime: existing.realtime ?? { amountCents: existing.amountCents, occurredAt: existing.occurredAt },
   };
 }
+
+/** The ledger a run builds from these pieces of news, applied in the order heard (its audit trail's order). */
+export function ledgerOfNews(events: readonly TransactionEvent[]): Ledger {
+  const ledger: Ledger = {};
+  for (const ev of events) ledger[ev.transactionId] = applyEvent(ledger[ev.transactionId], ev).entry;
+  return ledger;
+}

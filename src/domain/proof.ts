@@ -10,6 +10,7 @@
  * divergence. Lines that neither state a fact nor a conclusion (notifications, review bookkeeping, reward attempts,
  * continue-as-new) are covered by the hash chain only.
  */
+import { sameValue as same } from './canonical';
 import {
   apply,
   cancel,
@@ -118,19 +119,6 @@ function claimOf(type: string, payload: Record<string, unknown>, group?: Experim
       return undefined;
   }
 }
-
-/** A value with every object's keys sorted: PostgreSQL's jsonb keeps keys in its own order, not the writer's. */
-const canonical = (v: unknown): unknown =>
-  Array.isArray(v)
-    ? v.map(canonical)
-    : v !== null && typeof v === 'object'
-      ? Object.fromEntries(
-          Object.keys(v)
-            .sort()
-            .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-        )
-      : v;
-const same = (a: unknown, b: unknown): boolean => JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 
 class Divergent extends Error {
   constructor(readonly divergence: Divergence) {

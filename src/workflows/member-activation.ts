@@ -142,6 +142,7 @@ export async function memberActivation(input: ActivationInput): Promise<Activati
     changeScheduleForOperation: (req) => ({ view: changeSchedule(req), audit: recording.handOver(req.operationId) }),
     view,
     explanation: () => explain(s.ledger, current(), campaign.targetCents, s.verdict, s.scheduleChanges, group),
+    ledger: () => s.ledger,
   });
   recording.start();
 

@@ -8,6 +8,7 @@ import type { CancelRequest } from '../domain/enrollment';
 import type { ScheduleChangeRequest, ScheduleRefusal } from '../domain/schedule';
 import { ErrorType } from '../domain/errors';
 import type { Explanation } from '../domain/evaluation';
+import type { Ledger } from '../domain/ledger';
 import type { TransactionEvent } from '../domain/model';
 import { validateTransactionEvent } from '../domain/validation';
 import type { MemberView } from '../domain/view';
@@ -18,6 +19,7 @@ import {
   changeScheduleForOperationUpdate,
   changeScheduleUpdate,
   explanationQuery,
+  ledgerQuery,
   MAX_EVENTS_PER_UPDATE,
   memberViewQuery,
   transactionSignal,
@@ -40,6 +42,7 @@ export interface MemberHandlers {
   changeScheduleForOperation(req: ScheduleChangeRequest & { operationId: string }): OperationChangeAnswer;
   view(): MemberView;
   explanation(): Explanation;
+  ledger(): Ledger;
 }
 
 export function registerHandlers(h: MemberHandlers): void {
@@ -116,4 +119,5 @@ export function registerHandlers(h: MemberHandlers): void {
   );
   setHandler(memberViewQuery, h.view);
   setHandler(explanationQuery, h.explanation);
+  setHandler(ledgerQuery, h.ledger);
 }

@@ -5,6 +5,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CancelRequest, NewsOutcome } from '../domain/enrollment';
 import type { Explanation } from '../domain/evaluation';
+import type { Ledger } from '../domain/ledger';
 import type { TransactionEvent } from '../domain/model';
 import type { AuditEntry } from '../domain/records';
 import type { ScheduleChangeRequest } from '../domain/schedule';
@@ -63,3 +64,5 @@ export const changeScheduleForOperationUpdate = defineUpdate<OperationChangeAnsw
 
 export const memberViewQuery = defineQuery<MemberView>('memberView');
 export const explanationQuery = defineQuery<Explanation>('explanation');
+/** The run's ledger, whole (what the stored ledger must be: api/ledgers.ts repairs one that is not). */
+export const ledgerQuery = defineQuery<Ledger>('ledger');

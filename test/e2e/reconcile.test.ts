@@ -5,31 +5,18 @@
  * enrollment already decided. `reconcile` finds exactly those (exit 1), `--repair` delivers them again, each counts
  * once (the counted amount moves by the load, not twice), and the next runs find nothing (exit 0), repair or not.
  */
-import { createPool, type Db } from '../../src/db/pool';
 import { recordAccepted } from '../../src/db/accepted-news';
 import { SETTLEMENT_HEADER } from '../../src/domain/settlement';
 import type { TransactionEvent } from '../../src/domain/model';
-import { buildCli, runCli } from '../support/cli';
+import { runCli } from '../support/cli';
+import { campaignStack } from '../support/campaign-stack';
 import { loadBody } from '../support/requests';
-import { eventually, startTestStack, type TestStack } from '../support/stack';
+import { eventually } from '../support/stack';
 
 jest.setTimeout(240_000);
 
 const C = 'reconcile-e2e';
-let stack: TestStack;
-let db: Db;
-
-beforeAll(async () => {
-  stack = await startTestStack();
-  db = createPool(stack.databaseUrl, 3);
-  buildCli();
-  const terms = { targetCents: 50_000, rewardPoints: 2_000, window: 'P30D', grace: 'PT48H' };
-  expect((await stack.api('PUT', `/v1/campaigns/${C}`, terms)).status).toBe(201);
-});
-afterAll(async () => {
-  await db?.end();
-  await stack?.destroy();
-});
+const up = campaignStack(C);
 
 interface Reconciliation {
   checked: number;
@@ -40,9 +27,9 @@ interface Reconciliation {
 
 const member = (m: string) => `/v1/campaigns/${C}/members/${m}`;
 const view = async (m: string) =>
-  (await stack.api<{ state: string; countedCents: number; settledCents: number }>('GET', member(m))).body;
+  (await up.stack.api<{ state: string; countedCents: number; settledCents: number }>('GET', member(m))).body;
 const reconcile = async (body: Record<string, unknown>) =>
-  stack.api<Reconciliation>('POST', `/v1/campaigns/${C}/reconcile`, body);
+  up.stack.api<Reconciliation>('POST', `/v1/campaigns/${C}/reconcile`, body);
 
 /** News the product accepted and then lost: on record as accepted five minutes ago, never delivered. */
 async function acceptedAndLost(memberId: string, ev: Partial<TransactionEvent>) {
@@ -60,12 +47,12 @@ async function acceptedAndLost(memberId: string, ev: Partial<TransactionEvent>) 
     receivedAt: heard,
     ...ev,
   };
-  await recordAccepted(db, [{ campaignId: C, memberId, workflowId: `activation:${C}:${memberId}` }], [event]);
+  await recordAccepted(up.db, [{ campaignId: C, memberId, workflowId: `activation:${C}:${memberId}` }], [event]);
 }
 
 it('finds what was accepted and lost, repairs it once, and then finds nothing', async () => {
   for (const m of ['R-1', 'R-2', 'R-3']) {
-    expect((await stack.api('POST', `/v1/campaigns/${C}/enrollments`, { memberId: m })).status).toBe(201);
+    expect((await up.stack.api('POST', `/v1/campaigns/${C}/enrollments`, { memberId: m })).status).toBe(201);
   }
   const t = new Date().toISOString();
   for (const [m, id, cents] of [
@@ -73,10 +60,10 @@ it('finds what was accepted and lost, repairs it once, and then finds nothing', 
     ['R-2', 'RC-2', 20_000],
     ['R-3', 'RC-3', 30_000],
   ] as const) {
-    expect((await stack.api('POST', '/v1/transactions', loadBody(m, id, cents, t))).status).toBe(202);
+    expect((await up.stack.api('POST', '/v1/transactions', loadBody(m, id, cents, t))).status).toBe(202);
   }
   const file = `${SETTLEMENT_HEADER}\nRC-1,R-1,LOAD,10000,AUD,DEBIT_CARD,${t},${t},SETTLED\n`;
-  const settle = await fetch(`${stack.apiUrl}/v1/settlements`, {
+  const settle = await fetch(`${up.stack.apiUrl}/v1/settlements`, {
     method: 'POST',
     headers: { 'Content-Type': 'text/csv' },
     body: file,
@@ -84,7 +71,7 @@ it('finds what was accepted and lost, repairs it once, and then finds nothing', 
   expect(settle.status).toBe(202);
   await eventually(async () => (await view('R-1')).settledCents === 10_000, 60_000, 'the settlement applied');
   // R-3 opts out: its run ends, and news for it is late news from now on.
-  expect((await stack.api('POST', `${member('R-3')}/cancel`, { reason: 'test' })).status).toBe(200);
+  expect((await up.stack.api('POST', `${member('R-3')}/cancel`, { reason: 'test' })).status).toBe(200);
   await eventually(async () => (await view('R-3')).state === 'CANCELLED', 30_000, 'R-3 cancelled');
 
   // Everything delivered is accounted for (news from the last second included).
@@ -98,7 +85,7 @@ it('finds what was accepted and lost, repairs it once, and then finds nothing', 
   await acceptedAndLost('R-2', { ...r2, source: 'SETTLEMENT', status: 'SETTLED', settledAt: t, batchId: 'lost-file' });
   await acceptedAndLost('R-3', { transactionId: 'RC-LOST-3', amountCents: 40_000 });
 
-  const found = await runCli(() => stack.apiUrl, ['reconcile', C]);
+  const found = await runCli(() => up.stack.apiUrl, ['reconcile', C]);
   expect(found.code).toBe(1);
   expect(found.stdout).toMatch(/missing\s+3/);
   expect(found.stdout).toMatch(/R-1\s+RC-LOST-1\s+REALTIME LOAD\s+A\$70\.00/);
@@ -108,7 +95,7 @@ it('finds what was accepted and lost, repairs it once, and then finds nothing', 
   // Only looked: nothing changed.
   expect((await view('R-1')).countedCents).toBe(10_000);
 
-  const repaired = await runCli(() => stack.apiUrl, ['reconcile', C, '--repair']);
+  const repaired = await runCli(() => up.stack.apiUrl, ['reconcile', C, '--repair']);
   expect(repaired.code).toBe(1);
   expect(repaired.stdout).toMatch(/repaired\s+3/);
   await eventually(async () => (await view('R-1')).countedCents === 17_000, 30_000, 'the lost load counted');
@@ -118,24 +105,24 @@ it('finds what was accepted and lost, repairs it once, and then finds nothing', 
 
   // Nothing missing now, and a repair again delivers nothing: the load still counts once.
   await eventually(async () => (await reconcile({})).body.missing === 0, 30_000, 'nothing missing');
-  const again = await runCli(() => stack.apiUrl, ['reconcile', C, '--repair']);
+  const again = await runCli(() => up.stack.apiUrl, ['reconcile', C, '--repair']);
   expect(again.code).toBe(0);
   expect(again.stdout).toMatch(/Every piece of news accepted is in its enrollment/);
   await new Promise((r) => setTimeout(r, 1_000));
   expect((await view('R-1')).countedCents).toBe(17_000);
 
   // The latest run per campaign is on /metrics.
-  const metrics = await (await fetch(`${stack.apiUrl}/metrics`)).text();
+  const metrics = await (await fetch(`${up.stack.apiUrl}/metrics`)).text();
   expect(metrics).toMatch(new RegExp(`activation_reconcile_missing_events\\{campaign="${C}"\\} 0`));
   // That run checked the three older than a minute (the CLI's default settle): the ones lost.
   expect(metrics).toMatch(new RegExp(`activation_reconcile_checked_events\\{campaign="${C}"\\} 3`));
 });
 
 it('answers 404 for an unknown campaign and 400 for a bad body; streams progress as NDJSON', async () => {
-  expect((await stack.api('POST', '/v1/campaigns/nope/reconcile', {})).status).toBe(404);
+  expect((await up.stack.api('POST', '/v1/campaigns/nope/reconcile', {})).status).toBe(404);
   expect((await reconcile({ repair: 'yes' })).status).toBe(400);
   expect((await reconcile({ settleSeconds: -1 })).status).toBe(400);
-  const res = await fetch(`${stack.apiUrl}/v1/campaigns/${C}/reconcile`, {
+  const res = await fetch(`${up.stack.apiUrl}/v1/campaigns/${C}/reconcile`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
     body: '{}',
