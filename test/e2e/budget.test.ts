@@ -44,7 +44,9 @@ const stateOf = async () =>
   );
 
 it('a burst of verdicts, a slow points API and a worker killed mid-burst: exactly maxRewards credits', async () => {
-  const terms = { targetCents: 50_000, rewardPoints: 2_000, window: 'PT15S', grace: 'PT2S', maxRewards: MAX_REWARDS };
+  // Each load is made in the window's first second; the window is long enough to hear all 120 on a busy machine (with
+  // 15 s, 62 members once heard theirs after it closed and were rightly NOT_ELIGIBLE).
+  const terms = { targetCents: 50_000, rewardPoints: 2_000, window: 'PT40S', grace: 'PT2S', maxRewards: MAX_REWARDS };
   expect((await stack.api('PUT', `/v1/campaigns/${C}`, terms)).status).toBe(201);
   const again = await stack.api<{ error: { code: string } }>('PUT', `/v1/campaigns/${C}`, { ...terms, maxRewards: 16 });
   expect(again.body.error.code).toBe('CAMPAIGN_TERMS_IMMUTABLE');
@@ -55,7 +57,8 @@ it('a burst of verdicts, a slow points API and a worker killed mid-burst: exactl
   const enrolledAt = new Date().toISOString();
   await inParallel(MEMBERS, 16, async (memberId) => {
     expect((await stack.api('POST', `/v1/campaigns/${C}/enrollments`, { memberId, enrolledAt })).status).toBe(201);
-    expect((await stack.api('POST', '/v1/transactions', loadBody(memberId, `TX-${memberId}`))).status).toBe(202);
+    const load = loadBody(memberId, `TX-${memberId}`, 60_000, enrolledAt);
+    expect((await stack.api('POST', '/v1/transactions', load)).status).toBe(202);
   });
 
   // The burst has begun when the first slot is taken; its credit is still on its way (4 s): kill a worker now.

@@ -28,7 +28,7 @@ const PIN = /SCHEMATHESIS_PIN='schemathesis==([^']+)'/.exec(
 
 const MAX_EXAMPLES = Number(process.env.SCHEMATHESIS_MAX_EXAMPLES ?? 60);
 /** Schemathesis itself must finish within this, whatever the API does (requests time out after 15 s each). */
-const RUN_TIMEOUT_MS = 150_000;
+const RUN_TIMEOUT_MS = 300_000;
 
 const CHECKS = [
   'not_a_server_error',
@@ -41,7 +41,7 @@ const CHECKS = [
   'unsupported_method',
 ];
 
-jest.setTimeout(300_000);
+jest.setTimeout(420_000);
 
 let stack: TestStack | undefined;
 let workDir: string | undefined;
