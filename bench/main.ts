@@ -19,6 +19,9 @@ import { measureStore, STORE_DEFAULTS, STORE_QUICK } from './store';
 import { measureVerify, VERIFY_DEFAULTS, VERIFY_QUICK } from './verify';
 import { BACKTEST_DEFAULTS, BACKTEST_QUICK, measureBacktest } from './backtest';
 import { LIVE_DEFAULTS, LIVE_QUICK, measureLive } from './live';
+import { measureReconcile, RECONCILE_DEFAULTS, RECONCILE_QUICK } from './reconcile';
+import { measureStorm, STORM_DEFAULTS, STORM_QUICK } from './storm';
+import { measureWedge, WEDGE_DEFAULTS, WEDGE_QUICK } from './wedge';
 import {
   KNEE_P99_MS,
   measureTransactions,
@@ -29,8 +32,9 @@ import {
 
 const HELP = `Usage: npm run bench -- [name …] [options]
 
-Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify, backtest, live (default: all, in
-that order). --against applies to transactions, enrollments and rewards (the others measure this tree only).
+Benchmarks: transactions, enrollments, store, rewards, settlement, operations, verify, backtest, live, reconcile, storm,
+wedge (default: all, in that order). --against applies to transactions, enrollments and rewards (the others measure
+this tree only; wedge measures the member workflow before the patch safe-seams in the same run).
 
 Options:
   --quick           a smoke run of each benchmark: small sizes, short phases (CI runs this; figures mean little)
@@ -61,6 +65,9 @@ const BENCHMARKS: Record<string, Benchmark> = {
   verify: verifyBenchmark,
   backtest: backtestBenchmark,
   live: liveBenchmark,
+  reconcile: reconcileBenchmark,
+  storm: stormBenchmark,
+  wedge: wedgeBenchmark,
 };
 
 /** Writes a benchmark's JSON (the machine, the commit, the run's parameters and figures) and its table rows. */
@@ -93,6 +100,11 @@ function publish(
 const when = (at: Date) => at.toISOString().replace(/\.\d{3}Z$/, 'Z');
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
   a && b ? Math.round((a / b) * 100) / 100 : null;
+/** Failed workflow tasks by cause: "UNHANDLED_COMMAND 12, …", or 0. */
+const causes = (failed: Record<string, number>) =>
+  Object.entries(failed)
+    .map(([cause, n]) => `${cause.replace('WORKFLOW_TASK_FAILED_CAUSE_', '')} ${n}`)
+    .join(', ') || '0';
 const notesOf = (run: Run, extra: string[] = []) =>
   [...extra, ...(run.note ? [run.note.replace(/\|/g, '/')] : [])].join('; ');
 
@@ -481,6 +493,201 @@ opened → with them open.`,
       ],
     },
     [row],
+  );
+}
+
+async function reconcileBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? RECONCILE_QUICK : RECONCILE_DEFAULTS;
+  const result = await measureReconcile(trees[0], o);
+  const rows = result.levels.map((l) => [
+    when(at),
+    result.tree.label,
+    run.quick ? 'quick' : 'full',
+    l.enrollments,
+    l.news,
+    l.baseline.perSecond,
+    l.ours.perSecond,
+    ratio(l.ours.perSecond, l.baseline.perSecond) ?? '–',
+    (l.ours.ms / 1000).toFixed(1),
+    `${l.ours.missing} / ${l.injected - l.repairedBefore} (exit ${l.ours.exitCode})`,
+    l.repair ? `${l.repair.repaired} in ${(l.repair.ms / 1000).toFixed(1)} s` : '–',
+    `${l.cliPeakRssMb} / ${l.productPeakRssMb}`,
+    notesOf(run, l.ours.listedNotLost ? [`${l.ours.listedNotLost} listed missing were not lost`] : []),
+  ]);
+  publish(
+    run,
+    'reconcile',
+    at,
+    {
+      parameters: o,
+      ...result,
+    },
+    {
+      heading: 'Nothing lost (`npm run bench -- reconcile`)',
+      intro: `The verify benchmark's store of decided enrollments, grown to each level, with each enrollment's stored ledger and the
+record of the news it accepted (its two real-time loads, and the bank's settlement of the first for a third of them),
+written straight into PostgreSQL; one enrollment in a thousand also has a load on record that it never applied (lost
+on its way). At each level, in the same run: the baseline reads the record's pages (1,000 a page, keyset) and the
+stored ledger entries they name, and checks nothing; ours is the compiled CLI's \`reconcile --settle 0\` through the
+API (exit 1: something was missing).
+
+- **news**: pieces of news on record; **baseline/s** and **ours/s**: pieces of news per second; **×**: ours /
+baseline; **s**: the whole reconciliation.
+- **missing / lost**: what the reconciliation found missing, and the lost pieces seeded and not yet repaired (equal:
+every lost one found, nothing else).
+- **repair**: a \`--repair\` run at that level (each lost piece delivered again, as late news: its enrollment is
+closed): how many, how long; the next levels find only the pieces lost since.
+- **peak RSS MB CLI / product**: the CLI's peak resident memory, and the product process's (API and worker, one
+process) during the reconciliation: flat across levels is the point.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'enrollments',
+        'news',
+        'baseline/s',
+        'ours/s',
+        '×',
+        's',
+        'missing / lost',
+        'repair',
+        'peak RSS MB CLI / product',
+        'notes',
+      ],
+    },
+    rows,
+  );
+}
+
+async function stormBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? STORM_QUICK : STORM_DEFAULTS;
+  const r = await measureStorm(o);
+  const m = r.messages;
+  const sh = r.shapes;
+  const c = r.checks;
+  const allHeld = [c.countedAsSent, c.explanationAddsUp, c.auditLinesOnce, c.proofsVerified].every(
+    (n) => n === c.members,
+  );
+  const row = [
+    when(at),
+    trees[0].label,
+    run.quick ? 'quick' : 'full',
+    `${r.members} × ${r.loadsPerMember}`,
+    `${m.total}: ${m.loads} / ${m.duplicatePosts} / ${m.settlementLines.first + m.settlementLines.second} / ` +
+      `${m.scheduleChanges} / ${m.bulkOperationMembers} / ${m.optOuts}`,
+    `${sh.continuedAsNew} / ${sh.continuedAfterUnhandledCommand} / ${sh.continuedRightAfterMarkerOnlyTask}`,
+    sh.heartbeatTasks,
+    causes(sh.failedTasks),
+    `${sh.timedOutTasks} / ${sh.longestTaskMs}`,
+    `${allHeld ? 'all' : 'NOT all'} ${c.members}; reconcile ${c.reconcile.missing} missing of ${c.reconcile.checked}`,
+    r.failures.length,
+    r.seconds,
+    notesOf(run, [
+      `DB +${o.slowDbMs} ms for ${o.slowForMs / 1000} s; continue-as-new past ${o.historyEventLimit} events`,
+    ]),
+  ];
+  publish(
+    run,
+    'storm',
+    at,
+    {
+      parameters: o,
+      tree: { commit: trees[0].commit, label: trees[0].label },
+      ...r,
+    },
+    {
+      heading: 'Continue-as-new storm (`npm run bench -- storm`)',
+      intro: `The storm of \`test/e2e/storm.test.ts\`, longer: members × real-time loads (one in seven posted twice), two
+settlement files (delayed loads, a third of the instant ones, one return a member), deadline changes one by one and in
+bulk, and every member opting out at the end, through the whole product (in this process; its worker's PostgreSQL
+behind a delay proxy, slowed for part of the loads), each run continuing as new once its history passes 16 events.
+
+- **messages**: all of them: loads / duplicate posts / settlement lines / deadline changes / members in the bulk
+operation / opt-outs.
+- **continue-as-new**: transitions / after an UnhandledCommand (the task that continued was retried) / right after a
+task that only recorded markers; **heartbeats**: tasks a local activity's heartbeat forced; **failed tasks** by cause;
+**timed out / longest task** (ms), from the histories.
+- **checks**: members for which every check held: counted = sent, the explanation adds up to it, every delivery once in
+the audit trail, the proof verified; and the reconciliation afterwards. **losses**: checks that did not hold (0 is the
+point). **s**: the whole storm.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'members × loads',
+        'messages',
+        'continue-as-new',
+        'heartbeats',
+        'failed tasks',
+        'timed out / longest task',
+        'checks',
+        'losses',
+        's',
+        'notes',
+      ],
+    },
+    [row],
+  );
+}
+
+async function wedgeBenchmark(run: Run, trees: CodeTree[]): Promise<void> {
+  const at = new Date();
+  const o = run.quick ? WEDGE_QUICK : WEDGE_DEFAULTS;
+  const r = await measureWedge(o);
+  const [now] = r.runs;
+  const rows = r.runs.map((w) => [
+    when(at),
+    `${trees[0].label} ${w.code}`,
+    run.quick ? 'quick' : 'full',
+    `${w.members} / ${o.slots}`,
+    `${o.stalls} × ${o.stallMs / 1000} s stalled, ${o.lateForMs / 1000} s × ${o.lateMs / 1000} s late`,
+    `${w.caught} / ${w.members}`,
+    w.caught === w.members ? w.recoverySeconds : `> ${o.recoveryCapMs / 1000}`,
+    w.shapes.longestTaskMs,
+    w.shapes.timedOutTasks,
+    causes(w.shapes.failedTasks),
+    notesOf(
+      run,
+      w === now ? [] : [`recovery ×${ratio(w.recoverySeconds, now.recoverySeconds) ?? '–'} the current code's`],
+    ),
+  ]);
+  publish(
+    run,
+    'wedge',
+    at,
+    {
+      parameters: o,
+      tree: { commit: trees[0].commit, label: trees[0].label },
+      ...r,
+    },
+    {
+      heading: 'A slow database, the wedge (`npm run bench -- wedge`)',
+      intro: `The scenario of \`test/workflows/slow-database.test.ts\`, larger: members hearing a load each every 1.5 s while
+the worker's PostgreSQL (behind a delay proxy) stalls, then answers late; then it is healthy and the loads stop. In
+the same run, on the same servers, the member workflow as it is and as it was before the patch safe-seams (both
+bundled the same way, without the tracing interceptors), each with a worker of its own.
+
+- **members / slots**: members, and the worker's workflow task slots (production's 40).
+- **caught up**: members whose stored view counts every load sent; **recovery s**: from the database healthy again to
+all of them (or the wait's cap).
+- **longest task** (ms), **timed out** (tasks past their timeout) and **failed tasks** by cause, from the histories.`,
+      columns: [
+        'date',
+        'code',
+        'run',
+        'members / slots',
+        'trouble',
+        'caught up',
+        'recovery s',
+        'longest task',
+        'timed out',
+        'failed tasks',
+        'notes',
+      ],
+    },
+    rows,
   );
 }
 

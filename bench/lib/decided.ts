@@ -25,8 +25,15 @@ import type pg from 'pg';
 import { measuredNodeArgs, rng } from './common';
 import type { CodeTree, Product } from './product';
 
-/** One decided enrollment's trail and row, as the member workflow would have written them. */
-export function decided(terms: EnrollmentTerms, random: () => number): { lines: AuditEntry[]; e: EnrollmentState } {
+/**
+ * One decided enrollment's trail and row, as the member workflow would have written them. With `settle`, the bank's
+ * settlement file settles the first load in the window (a SETTLEMENT news line; the ledger says SETTLED).
+ */
+export function decided(
+  terms: EnrollmentTerms,
+  random: () => number,
+  settle = false,
+): { lines: AuditEntry[]; e: EnrollmentState } {
   let e = initialEnrollment();
   const lines: AuditEntry[] = [];
   const take = (step: Step<unknown>, at: string) => {
@@ -58,6 +65,24 @@ export function decided(terms: EnrollmentTerms, random: () => number): { lines: 
     };
     take(apply(terms, e, ev, day(d)), day(d));
   }
+  if (settle) {
+    const first = e.ledger[`${terms.memberId}-T0`];
+    const ev: TransactionEvent = {
+      source: 'SETTLEMENT',
+      transactionId: first.transactionId,
+      memberId: terms.memberId,
+      kind: 'LOAD',
+      channel: first.channel,
+      amountCents: first.amountCents,
+      currency: 'AUD',
+      occurredAt: first.occurredAt,
+      status: 'SETTLED',
+      settledAt: day(12),
+      receivedAt: day(12),
+      batchId: 'bench-settlement',
+    };
+    take(apply(terms, e, ev, day(12)), day(12));
+  }
   take(windowEnded(terms, e, schedule.windowEndsAt), schedule.windowEndsAt);
   take(evaluate(terms, e, schedule.evaluatesAt), schedule.evaluatesAt);
   if (e.state === 'PENDING_REWARD') {
@@ -81,6 +106,22 @@ export interface StoreSeries {
 export const SERIES_DEFAULTS: StoreSeries = { levels: [10_000, 100_000, 1_000_000], seedBatch: 1_000 };
 export const SERIES_QUICK: StoreSeries = { levels: [300, 1_500], seedBatch: 250 };
 
+/** A seeded enrollment: its index in the series, its ids, its trail and its final state. */
+export interface SeededMember {
+  index: number;
+  memberId: string;
+  workflowId: string;
+  trail: AuditEntry[];
+  e: EnrollmentState;
+}
+
+export interface SeedOptions {
+  /** Which members' first load the settlement file settles (default: none). */
+  settles?: (index: number) => boolean;
+  /** More rows for each batch of members, written in the batch's transaction after its rows and trails. */
+  alongside?: (client: pg.PoolClient, members: readonly SeededMember[]) => Promise<void>;
+}
+
 /**
  * Seeds members `from` to `to` (exclusive) of `campaign`, `batch` a statement: ids `{prefix}-0000123`. Returns the audit
  * lines written.
@@ -92,6 +133,7 @@ export async function seedDecided(
   from: number,
   to: number,
   batch: number,
+  opts: SeedOptions = {},
 ): Promise<number> {
   const random = rng(from + 1);
   const schedule = scheduleFor(campaign, '2026-01-05T00:00:00.000Z');
@@ -99,13 +141,15 @@ export async function seedDecided(
   for (let start = from; start < to; start += batch) {
     const rows: unknown[] = [];
     const audit: unknown[] = [];
+    const members: SeededMember[] = [];
     for (let i = start; i < Math.min(to, start + batch); i++) {
       const memberId = `${prefix}-${String(i).padStart(7, '0')}`;
       const workflowId = activationWorkflowId(campaign.campaignId, memberId);
-      const { lines: trail, e } = decided({ campaign, memberId, schedule }, random);
+      const { lines: trail, e } = decided({ campaign, memberId, schedule }, random, opts.settles?.(i) ?? false);
       lines += trail.length;
       rows.push({ memberId, workflowId, state: e.state, counted: e.verdict!.countedCents, verdict: e.verdict });
       for (const a of trail) audit.push({ workflowId, memberId, ...a });
+      if (opts.alongside) members.push({ index: i, memberId, workflowId, trail, e });
     }
     const client = await db.connect();
     try {
@@ -133,6 +177,7 @@ export async function seedDecided(
                                                  payload jsonb, "occurredAt" timestamptz)`,
         [campaign.campaignId, JSON.stringify(audit)],
       );
+      await opts.alongside?.(client, members);
       await client.query('COMMIT');
     } finally {
       client.release();

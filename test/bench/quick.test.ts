@@ -55,6 +55,9 @@ it('runs every benchmark and records each one’s figures', async () => {
     'verify',
     'backtest',
     'live',
+    'reconcile',
+    'storm',
+    'wedge',
   ]) {
     const json = files.find((f) => f.startsWith(`${name}-`) && f.endsWith('.json'));
     expect({ name, json: Boolean(json) }).toEqual({ name, json: true });
@@ -71,6 +74,9 @@ it('runs every benchmark and records each one’s figures', async () => {
     'Proving verdicts',
     'What-if terms',
     'Live progress',
+    'Nothing lost',
+    'Continue-as-new storm',
+    'A slow database, the wedge',
   ]) {
     expect(readme).toContain(`## ${heading}`);
   }
@@ -97,5 +103,21 @@ it('runs every benchmark and records each one’s figures', async () => {
   const live = resultOf('live');
   expect(live.stream.missed).toBe(0);
   expect(live.connections.listening).toBe(1);
+  // Every lost piece of news found, nothing else, at every level (those a repair delivered are not lost any more).
+  const reconcile = resultOf('reconcile');
+  for (const level of reconcile.levels) {
+    expect(level.ours).toMatchObject({ missing: level.injected - level.repairedBefore, listedNotLost: 0, exitCode: 1 });
+    expect(level.ours.checked).toBe(level.news);
+  }
+  expect(reconcile.levels.some((l: { repair?: { repaired: number } }) => (l.repair?.repaired ?? 0) > 0)).toBe(true);
+  // The storm lost nothing, doubled nothing, and continued as new.
+  const storm = resultOf('storm');
+  expect(storm.failures).toEqual([]);
+  expect(storm.checks.reconcile.missing).toBe(0);
+  expect(storm.shapes.continuedAsNew).toBeGreaterThan(0);
+  // The wedge: both codes measured, and every member caught up on the current one.
+  const wedge = resultOf('wedge');
+  expect(wedge.runs.map((r: { code: string }) => r.code)).toEqual(['current', 'before safe-seams']);
+  expect(wedge.runs[0].caught).toBe(wedge.runs[0].members);
   expect(existsSync(path.join(root, 'bench', 'results', 'README.md'))).toBe(true);
 });
