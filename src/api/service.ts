@@ -363,8 +363,8 @@ export function createService(deps: ServiceDeps) {
       request: BacktestRequest,
       opts: { signal?: AbortSignal; onProgress?: (p: BacktestProgress) => void } = {},
     ): Promise<BacktestReport> {
-      const campaign = await requireCampaign(campaignId);
-      return backtestSlots(() => runBacktest(db, campaign, request, opts));
+      // The slot first: a busy instance says so (429) without asking a database the running ones keep busy.
+      return backtestSlots(async () => runBacktest(db, await requireCampaign(campaignId), request, opts));
     },
 
     /**
@@ -376,8 +376,10 @@ export function createService(deps: ServiceDeps) {
       request: ReconcileRequest,
       opts: { signal?: AbortSignal; onProgress?: (p: ReconcileProgress) => void } = {},
     ): Promise<ReconcileReport> {
-      await requireCampaign(campaignId);
-      return reconcileSlots(() => runReconcile({ db, temporal, call }, campaignId, request, opts));
+      return reconcileSlots(async () => {
+        await requireCampaign(campaignId);
+        return runReconcile({ db, temporal, call }, campaignId, request, opts);
+      });
     },
 
     /**
@@ -388,8 +390,10 @@ export function createService(deps: ServiceDeps) {
       campaignId: string,
       opts: { signal?: AbortSignal; onProgress?: (p: LedgerRepairProgress) => void } = {},
     ): Promise<LedgerRepairReport> {
-      await requireCampaign(campaignId);
-      return reconcileSlots(() => repairLedgers({ db, temporal, call }, campaignId, opts));
+      return reconcileSlots(async () => {
+        await requireCampaign(campaignId);
+        return repairLedgers({ db, temporal, call }, campaignId, opts);
+      });
     },
 
     /** Each campaign's latest reconciliation (for /metrics). */
