@@ -6,10 +6,7 @@ import type { MemberView } from '../domain/view';
 import type { Logger } from '../logger';
 import { httpServerSpans } from '../telemetry/http';
 import { RETRY_AFTER_SECONDS } from './dependencies';
-import { BacktestAborted } from './backtest';
-import { ReconcileAborted } from './reconcile';
-import { LedgerRepairAborted } from './ledgers';
-import { ApiError, errorBody, errorHandler, logFailure, parse, toApiError, unknownRoute } from './errors';
+import { ApiError, CallerGone, errorBody, errorHandler, logFailure, parse, toApiError, unknownRoute } from './errors';
 import {
   createHttpMetrics,
   registerCampaignGauges,
@@ -258,8 +255,7 @@ export function createApp({
         frame({ result });
         res.end();
       } catch (err) {
-        if (err instanceof BacktestAborted || err instanceof ReconcileAborted || err instanceof LedgerRepairAborted)
-          return;
+        if (err instanceof CallerGone) return;
         if (!res.headersSent) throw err;
         // Under way: the failure is the stream's last line, in the contract's error shape.
         logFailure(logger, err, toApiError(err), req);

@@ -7,6 +7,7 @@ import { backtestPage, countForBacktest, type BacktestEnrollment } from '../db/b
 import { rewardTotals } from '../db/rewards';
 import { snapshotOf, type Campaign } from '../db/campaigns';
 import type { Queryable } from '../db/queryable';
+import { CallerGone } from './errors';
 import {
   backtestMember,
   BacktestTally,
@@ -49,14 +50,6 @@ const termsOf = (c: CampaignTerms): Terms => ({
   ...(c.maxRewards !== undefined ? { maxRewards: c.maxRewards } : {}),
 });
 
-/** Stopped because the caller went away: nothing to answer. */
-export class BacktestAborted extends Error {
-  constructor() {
-    super('the backtest was abandoned by its caller');
-    this.name = 'BacktestAborted';
-  }
-}
-
 export async function runBacktest(
   db: Queryable,
   campaign: Campaign,
@@ -86,7 +79,7 @@ export async function runBacktest(
     next = page.length === BACKTEST_PAGE ? read(page[page.length - 1].memberId) : undefined;
     if (opts.signal?.aborted) {
       next?.catch(() => undefined);
-      throw new BacktestAborted();
+      throw new CallerGone('backtest');
     }
     for (const e of page) {
       const schedule = scheduleFor(actualTerms, e.enrolledAt);

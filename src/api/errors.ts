@@ -81,3 +81,11 @@ export function toApiError(err: unknown): ApiError {
   }
   return new ApiError(500, 'INTERNAL', 'internal error');
 }
+
+/** A long read (backtest, reconciliation, ledger repair) stopped because its caller hung up: nothing to answer. */
+export class CallerGone extends Error {
+  constructor(what: string) {
+    super(`the ${what} was abandoned by its caller`);
+    this.name = 'CallerGone';
+  }
+}

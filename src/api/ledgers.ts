@@ -8,7 +8,7 @@
  * to its member view, the run's own ledger. Entries that differ are written, entries the truth lacks are removed. Run
  * once after the deploy (and again whenever wanted: a ledger that is whole is left alone).
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { inTransaction, type Db } from '../db/pool';
 import { sameValue } from '../domain/canonical';
 import { totals } from '../domain/evaluation';
@@ -16,6 +16,8 @@ import { ledgerOfNews, type Ledger, type LedgerEntry } from '../domain/ledger';
 import { hasVerdict, type ActivationState, type TransactionEvent } from '../domain/model';
 import type { EnrollmentSchedule } from '../domain/terms';
 import { ledgerQuery } from '../workflows/messages';
+import { CallerGone } from './errors';
+import type { ReconcileDeps } from './reconcile';
 
 /** Enrollments per page. */
 export const LEDGER_PAGE = 500;
@@ -43,19 +45,6 @@ export interface LedgerRepairReport {
   /** The first 1,000 repaired, by member id. */
   members: { memberId: string; state: ActivationState; written: number; removed: number }[];
   durationMs: number;
-}
-
-export class LedgerRepairAborted extends Error {
-  constructor() {
-    super('the ledger repair was abandoned by its caller');
-    this.name = 'LedgerRepairAborted';
-  }
-}
-
-export interface LedgerRepairDeps {
-  db: Db;
-  temporal: Client;
-  call: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 interface Row {
@@ -93,7 +82,7 @@ const addsUp = (ledger: Ledger, r: Row): boolean => {
 const same = (a: LedgerEntry, b: LedgerEntry): boolean => sameValue(a, b);
 
 export async function repairLedgers(
-  deps: LedgerRepairDeps,
+  deps: ReconcileDeps,
   campaignId: string,
   opts: { signal?: AbortSignal; onProgress?: (p: LedgerRepairProgress) => void } = {},
 ): Promise<LedgerRepairReport> {
@@ -116,7 +105,7 @@ export async function repairLedgers(
   opts.onProgress?.({ done: 0, total: count[0].n, repaired: 0 });
   let after: string | undefined;
   for (;;) {
-    if (opts.signal?.aborted) throw new LedgerRepairAborted();
+    if (opts.signal?.aborted) throw new CallerGone('ledger repair');
     const { rows } = await db.query<Row>(
       `SELECT workflow_id, member_id, state, enrolled_at, window_ends_at, evaluates_at, counted_cents, instant_cents,
               settled_cents, pending_cents, version

@@ -24,6 +24,7 @@ import type { LedgerEntry } from '../domain/ledger';
 import type { ActivationState } from '../domain/model';
 import { accountedFor } from '../domain/reconcile';
 import { explanationQuery } from '../workflows/messages';
+import { CallerGone } from './errors';
 
 /** Pieces of news per page: a few hundred kilobytes of events. */
 export const RECONCILE_PAGE = 1_000;
@@ -77,14 +78,6 @@ export interface ReconcileReport {
   /** The first MISSING_LISTED missing, in enrollment order. */
   missingNews: MissingNews[];
   durationMs: number;
-}
-
-/** Stopped because the caller went away: nothing to answer. */
-export class ReconcileAborted extends Error {
-  constructor() {
-    super('the reconciliation was abandoned by its caller');
-    this.name = 'ReconcileAborted';
-  }
 }
 
 export interface ReconcileDeps {
@@ -166,7 +159,7 @@ export async function runReconcile(
 
   let after: AcceptedCursor | undefined;
   for (;;) {
-    if (opts.signal?.aborted) throw new ReconcileAborted();
+    if (opts.signal?.aborted) throw new CallerGone('reconciliation');
     const page = await acceptedPage(deps.db, campaignId, until, after, RECONCILE_PAGE);
     if (page.length === 0) break;
     for (const n of await missingOf(deps, page)) {
